@@ -1,0 +1,41 @@
+import type { FastifyError, FastifyInstance } from 'fastify';
+import { httpStatusOf, isTaskhostError } from '../errors.ts';
+
+/**
+ * Errors leave the API as µTask's body `{"error": message}` plus our `code`. Request
+ * validation names the field (`body/data/x must be string`); an unknown error is logged
+ * in full and answered with a generic message, so no internal detail leaks.
+ */
+export function installErrorHandler(app: FastifyInstance): void {
+  app.setErrorHandler((error: FastifyError, request, reply) => {
+    if (isTaskhostError(error)) {
+      return reply.status(httpStatusOf(error.code)).send({ error: error.message, code: error.code });
+    }
+    if (error.validation) {
+      const where = error.validationContext ?? 'request';
+      const details = error.validation
+        .map((issue) => {
+          const path = `${where}${issue.instancePath || ''}`;
+          if (issue.keyword === 'required') {
+            return `${path} must have property "${String(issue.params.missingProperty)}"`;
+          }
+          if (issue.keyword === 'additionalProperties') {
+            return `${path} has unknown property "${String(issue.params.additionalProperty)}"`;
+          }
+          return `${path} ${issue.message ?? 'is invalid'}`;
+        })
+        .join('; ');
+      return reply.status(400).send({ error: details, code: 'TH_REQUEST_INVALID' });
+    }
+    if (error.statusCode && error.statusCode >= 400 && error.statusCode < 500) {
+      return reply.status(error.statusCode).send({ error: error.message, code: 'TH_REQUEST_INVALID' });
+    }
+    request.log.error({ err: error }, 'internal error');
+    return reply.status(500).send({ error: 'internal error', code: 'TH_INTERNAL' });
+  });
+  app.setNotFoundHandler((request, reply) => {
+    void reply
+      .status(404)
+      .send({ error: `no route ${request.method} ${request.url.split('?')[0]}`, code: 'TH_REQUEST_INVALID' });
+  });
+}

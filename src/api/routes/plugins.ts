@@ -1,0 +1,207 @@
+import type { FastifyInstance } from 'fastify';
+import { randomUUID } from 'node:crypto';
+import { TaskhostError } from '../../errors.ts';
+import {
+  getPlugin,
+  listPlugins,
+  loadPlugin,
+  registerPlugin,
+  unregisterPlugin,
+} from '../../plugins/registry.ts';
+import { checkPluginData, type RunnablePlugin } from '../../plugins/run-plugin.ts';
+import { forEachLimit, resolveConcurrency } from '../../runs/batch.ts';
+import { resultEnvelope } from '../../runs/envelope.ts';
+import { createRun, executeCreatedRun, type ExecuteRequest } from '../../runs/execute.ts';
+import type { PluginRow } from '../../store/queries/plugins.ts';
+import { formatQuery, sendList, type ListFormat } from '../format.ts';
+import type { InflightRuns, ServerDeps } from '../services.ts';
+
+/** A registry entry as the API shows it: metadata up front, the whole self-description in `schema`. */
+export function pluginDocument(row: PluginRow): Record<string, unknown> {
+  const d = row.description;
+  return {
+    name: row.name,
+    title: d.title ?? null,
+    description: d.description ?? '',
+    category: d.category ?? null,
+    tags: Array.isArray(d.tags) ? d.tags : [],
+    dangerous: d.dangerous ?? null,
+    expensive: d.expensive === true,
+    idempotent: d.idempotent === true,
+    timeout: typeof d.timeout === 'number' ? d.timeout : null,
+    location: row.location,
+    source: row.source,
+    registered_at: row.registered_at.toISOString(),
+    updated_at: row.updated_at.toISOString(),
+    inputs: d.inputs ?? {},
+    outputs: d.outputs ?? null,
+    schema: d,
+  };
+}
+
+const nameParams = {
+  type: 'object',
+  required: ['name'],
+  properties: { name: { type: 'string', minLength: 1, maxLength: 128 } },
+} as const;
+
+const asyncQuery = {
+  type: 'object',
+  properties: { async: { type: 'boolean', default: false } },
+  additionalProperties: false,
+} as const;
+
+/** Invalid data is refused before any run is created, naming the field. */
+function checkData(plugin: RunnablePlugin, data: unknown, where: string): void {
+  const problems = checkPluginData(plugin, data);
+  if (problems) {
+    // Violations come as `/x must …` (root: `/ must …`); name them from the body down.
+    const located = problems.replace(/(^|; )\/( |(?=[^ ]))/g, (_all, start: string, rootSpace: string) =>
+      rootSpace === ' ' ? `${start}${where} ` : `${start}${where}/`,
+    );
+    throw new TaskhostError('TH_PLUGIN_DATA_INVALID', `invalid data for plugin ${plugin.name}: ${located}`);
+  }
+}
+
+export function pluginRoutes(app: FastifyInstance, deps: ServerDeps, inflight: InflightRuns): void {
+  const { store, hub, config } = deps;
+  const base = (plugin: RunnablePlugin, data: unknown): ExecuteRequest => ({
+    store,
+    hub,
+    plugin,
+    data,
+    origin: 'api',
+    requester: null,
+    outputCapBytes: config.outputCapBytes,
+  });
+
+  app.get(
+    '/plugin',
+    {
+      schema: {
+        summary: 'List registered plugins',
+        tags: ['plugins'],
+        querystring: { type: 'object', properties: formatQuery },
+      },
+    },
+    async (request, reply) => {
+      const { format } = request.query as { format: ListFormat };
+      return sendList(reply, format, (await listPlugins(store)).map(pluginDocument));
+    },
+  );
+
+  app.get(
+    '/plugin/:name',
+    {
+      schema: { summary: "A plugin's self-description and metadata", tags: ['plugins'], params: nameParams },
+    },
+    async (request) => {
+      const { name } = request.params as { name: string };
+      const row = await getPlugin(store, name);
+      if (!row) throw new TaskhostError('TH_PLUGIN_NOT_FOUND', `no plugin named "${name}" is registered`);
+      return pluginDocument(row);
+    },
+  );
+
+  app.post(
+    '/plugin',
+    {
+      schema: {
+        summary: 'Register a plugin (runs "LOCATION schema")',
+        tags: ['plugins'],
+        body: {
+          type: 'object',
+          required: ['name', 'location'],
+          additionalProperties: false,
+          properties: { name: { type: 'string', minLength: 1 }, location: { type: 'string', minLength: 1 } },
+        },
+      },
+    },
+    async (request, reply) => {
+      const body = request.body as { name: string; location: string };
+      const row = await registerPlugin(store, { ...body, source: 'api' });
+      return reply.status(201).send(pluginDocument(row));
+    },
+  );
+
+  app.delete(
+    '/plugin/:name',
+    { schema: { summary: 'Unregister a plugin', tags: ['plugins'], params: nameParams } },
+    async (request, reply) => {
+      await unregisterPlugin(store, (request.params as { name: string }).name);
+      return reply.status(204).send();
+    },
+  );
+
+  app.post(
+    '/plugin/:name/run',
+    {
+      schema: {
+        summary: 'Run a plugin: the result envelope, or with ?async=true a run id and its stream',
+        tags: ['runs'],
+        params: nameParams,
+        querystring: asyncQuery,
+        body: { type: 'object', required: ['data'], additionalProperties: false, properties: { data: {} } },
+      },
+    },
+    async (request, reply) => {
+      const plugin = await loadPlugin(store, (request.params as { name: string }).name);
+      const { data } = request.body as { data: unknown };
+      checkData(plugin, data, 'body/data');
+      const runId = await createRun(base(plugin, data));
+      if ((request.query as { async: boolean }).async) {
+        inflight.track((signal) => executeCreatedRun({ ...base(plugin, data), runId, signal }));
+        return reply.status(202).send({ run_id: runId, stream: `/run/${runId}/stream` });
+      }
+      const run = await executeCreatedRun({ ...base(plugin, data), runId });
+      return resultEnvelope(run.outcome, run.id);
+    },
+  );
+
+  app.post(
+    '/plugin/:name/batch',
+    {
+      schema: {
+        summary: 'Run a plugin once per item, at most max_concurrent at once (0 = CPU count, -1 = 128)',
+        tags: ['runs'],
+        params: nameParams,
+        querystring: asyncQuery,
+        body: {
+          type: 'object',
+          required: ['items'],
+          additionalProperties: false,
+          properties: {
+            items: { type: 'array', minItems: 1, maxItems: 10_000 },
+            max_concurrent: { type: 'integer', minimum: -1, default: 0 },
+          },
+        },
+      },
+    },
+    async (request, reply) => {
+      const plugin = await loadPlugin(store, (request.params as { name: string }).name);
+      const { items, max_concurrent } = request.body as { items: unknown[]; max_concurrent: number };
+      items.forEach((data, index) => checkData(plugin, data, `body/items/${index}`));
+      const limit = resolveConcurrency(max_concurrent, 'max_concurrent');
+      const batchId = randomUUID();
+      const runIds = await Promise.all(items.map((data) => createRun({ ...base(plugin, data), batchId })));
+      const runAll = async (signal?: AbortSignal): Promise<Record<string, unknown>[]> => {
+        const envelopes: Record<string, unknown>[] = new Array(items.length);
+        await forEachLimit(items, limit, async (data, index) => {
+          const runId = runIds[index] as string;
+          const run = await executeCreatedRun({ ...base(plugin, data), batchId, runId, signal });
+          envelopes[index] = resultEnvelope(run.outcome, run.id);
+        });
+        return envelopes;
+      };
+      if ((request.query as { async: boolean }).async) {
+        inflight.track((signal) => runAll(signal));
+        return reply.status(202).send({
+          batch_id: batchId,
+          max_concurrent: limit,
+          runs: runIds.map((id) => ({ run_id: id, stream: `/run/${id}/stream` })),
+        });
+      }
+      return { batch_id: batchId, max_concurrent: limit, results: await runAll() };
+    },
+  );
+}

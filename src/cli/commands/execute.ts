@@ -1,0 +1,204 @@
+import fs from 'node:fs';
+import { TaskhostError } from '../../errors.ts';
+import type { OutputLine } from '../../plugins/output.ts';
+import type { RunnablePlugin } from '../../plugins/run-plugin.ts';
+import { isFailedState } from '../../protocol/states.ts';
+import { forEachLimit, resolveConcurrency } from '../../runs/batch.ts';
+import { resultEnvelope } from '../../runs/envelope.ts';
+import type { Store } from '../../store/store.ts';
+import { withStore, type StoreFlags } from '../context.ts';
+import { paint, printJson, useColour } from '../output.ts';
+
+export interface ExecuteFlags extends StoreFlags {
+  name: string;
+  args?: string;
+  argsFile?: string;
+  batch?: string;
+  concurrency: string;
+  timeout?: string;
+  server?: string;
+  async?: boolean;
+  quiet?: boolean;
+}
+
+function usage(message: string): TaskhostError {
+  return new TaskhostError('TH_CLI_USAGE', message);
+}
+
+function parseJson(text: string, where: string): unknown {
+  try {
+    return JSON.parse(text);
+  } catch (error) {
+    throw usage(`${where}: invalid JSON (${(error as Error).message})`);
+  }
+}
+
+function readData(flags: ExecuteFlags): unknown {
+  if (flags.args !== undefined && flags.argsFile !== undefined) {
+    throw usage('give the data with --args or --args-file, not both');
+  }
+  if (flags.argsFile !== undefined) {
+    let text: string;
+    try {
+      text = fs.readFileSync(flags.argsFile === '-' ? 0 : flags.argsFile, 'utf8');
+    } catch (error) {
+      throw usage(
+        `--args-file ${flags.argsFile}: ${(error as NodeJS.ErrnoException).code ?? (error as Error).message}`,
+      );
+    }
+    return parseJson(text, flags.argsFile);
+  }
+  return flags.args === undefined ? {} : parseJson(flags.args, '--args');
+}
+
+/** `TASK::NAME line` on stderr, as the reference runner logs. */
+function logPrinter(prefix: string, quiet: boolean | undefined): (line: OutputLine) => void {
+  if (quiet) return () => undefined;
+  const colour = useColour(process.stderr);
+  return (line) => {
+    const text = line.stream === 'taskhost' ? paint(colour, 'magenta', `[taskhost] ${line.text}`) : line.text;
+    process.stderr.write(`${paint(colour, 'dim', prefix)} ${text}\n`);
+  };
+}
+
+function timeoutMs(flags: ExecuteFlags): number | undefined {
+  if (flags.timeout === undefined) return undefined;
+  const seconds = Number(flags.timeout);
+  if (!Number.isFinite(seconds) || seconds <= 0) {
+    throw usage('--timeout must be a positive number of seconds');
+  }
+  return Math.round(seconds * 1000);
+}
+
+export async function execute(flags: ExecuteFlags): Promise<number> {
+  if (flags.async && !flags.server) throw usage('--async runs through a server: add --server URL');
+  if (flags.batch !== undefined) {
+    if (flags.args !== undefined || flags.argsFile !== undefined) {
+      throw usage('--batch reads the data from its file: drop --args');
+    }
+    if (flags.server) throw usage('--batch runs locally; use POST /plugin/NAME/batch for a server');
+    return executeBatch(flags);
+  }
+  const data = readData(flags);
+  if (flags.server) {
+    const { executeRemote } = await import('./remote.ts');
+    return executeRemote(
+      flags.server,
+      flags.name,
+      data,
+      Boolean(flags.async),
+      logPrinter(`TASK::${flags.name}`, flags.quiet),
+    );
+  }
+
+  // Loaded while the store opens (the embedded cluster boots in its own process meanwhile).
+  const modules = Promise.all([import('../../plugins/registry.ts'), import('../../runs/execute.ts')]);
+  void import('../../plugins/fifo-pool.ts').then((pool) => pool.sharedFifoPool().prefill());
+  return withStore(flags, async (store, signal) => {
+    const [{ loadPlugin }, { executeRun }] = await modules;
+    const plugin = await loadPlugin(store, flags.name);
+    const run = await executeRun({
+      store,
+      plugin,
+      data,
+      origin: 'cli',
+      requester: process.env.USER ?? null,
+      timeoutMs: timeoutMs(flags),
+      signal,
+      onLine: logPrinter(`TASK::${plugin.name}`, flags.quiet),
+    });
+    printJson(resultEnvelope(run.outcome, run.id));
+    return isFailedState(run.outcome.state) ? 1 : 0;
+  });
+}
+
+/** Reads a JSON Lines file: every non-blank line must be a JSON value; names the bad ones. */
+function readBatch(file: string): { line: number; data: unknown }[] {
+  let text: string;
+  try {
+    text = fs.readFileSync(file === '-' ? 0 : file, 'utf8');
+  } catch (error) {
+    throw usage(`--batch ${file}: ${(error as NodeJS.ErrnoException).code ?? (error as Error).message}`);
+  }
+  const items: { line: number; data: unknown }[] = [];
+  text.split('\n').forEach((raw, index) => {
+    if (raw.trim() === '') return;
+    items.push({ line: index + 1, data: parseJson(raw, `${file}:${index + 1}`) });
+  });
+  if (items.length === 0) throw usage(`--batch ${file}: no lines to run`);
+  return items;
+}
+
+async function executeBatch(flags: ExecuteFlags): Promise<number> {
+  const items = readBatch(flags.batch as string);
+  const limit = resolveConcurrency(flags.concurrency);
+  const timeout = timeoutMs(flags);
+  return withStore(flags, async (store, signal) => {
+    const { loadPlugin } = await import('../../plugins/registry.ts');
+    const plugin = await loadPlugin(store, flags.name);
+    return runBatch(store, plugin, items, limit, timeout, flags, signal);
+  });
+}
+
+async function runBatch(
+  store: Store,
+  plugin: RunnablePlugin,
+  items: { line: number; data: unknown }[],
+  limit: number,
+  timeout: number | undefined,
+  flags: ExecuteFlags,
+  signal: AbortSignal,
+): Promise<number> {
+  const { executeRun } = await import('../../runs/execute.ts');
+  const { randomUUID } = await import('node:crypto');
+  const batchId = randomUUID();
+  const tty = Boolean(process.stderr.isTTY);
+  const colour = useColour(process.stderr);
+  const results: (Record<string, unknown> | undefined)[] = new Array(items.length);
+  let printed = 0;
+  let running = 0;
+  let finished = 0;
+  let failed = 0;
+
+  const progress = (): void => {
+    if (!tty || flags.quiet) return;
+    const bad = failed > 0 ? paint(colour, 'red', `${failed} failed`) : '0 failed';
+    process.stderr.write(
+      `\r\u001b[K${plugin.name}: ${finished}/${items.length} done, ${bad}, ${running} running`,
+    );
+  };
+
+  await forEachLimit(items, limit, async (item, index) => {
+    running += 1;
+    progress();
+    // On a TTY the progress line replaces the logs; piped, every line is logged with its item.
+    const onLine = tty ? undefined : logPrinter(`TASK::${plugin.name}:${item.line}`, flags.quiet);
+    const run = await executeRun({
+      store,
+      plugin,
+      data: item.data,
+      origin: 'cli',
+      batchId,
+      requester: process.env.USER ?? null,
+      timeoutMs: timeout,
+      signal,
+      onLine,
+    });
+    running -= 1;
+    finished += 1;
+    if (isFailedState(run.outcome.state)) failed += 1;
+    results[index] = { line: item.line, ...resultEnvelope(run.outcome, run.id) };
+    // Results go out in the order of the file, each as soon as those before it are done.
+    while (printed < results.length && results[printed]) {
+      process.stdout.write(`${JSON.stringify(results[printed])}\n`);
+      results[printed] = {};
+      printed += 1;
+    }
+    progress();
+  });
+  if (tty && !flags.quiet) process.stderr.write('\n');
+  process.stderr.write(
+    `batch ${batchId}: ${items.length} runs, ${items.length - failed} succeeded, ${failed} failed\n`,
+  );
+  return failed > 0 ? 1 : 0;
+}

@@ -1,0 +1,51 @@
+import { registerPlugin, unregisterPlugin, listPlugins } from '../../plugins/registry.ts';
+import { withStore, type StoreFlags } from '../context.ts';
+import { formatTable, printJson } from '../output.ts';
+
+export async function register(flags: StoreFlags & { name: string; location: string }): Promise<number> {
+  return withStore(flags, async (store) => {
+    const row = await registerPlugin(store, { name: flags.name, location: flags.location, source: 'cli' });
+    const text = typeof row.description.description === 'string' ? ` — ${row.description.description}` : '';
+    process.stdout.write(`registered ${row.name} (${row.location})${text}\n`);
+    return 0;
+  });
+}
+
+export async function unregister(flags: StoreFlags & { name: string }): Promise<number> {
+  return withStore(flags, async (store) => {
+    await unregisterPlugin(store, flags.name);
+    process.stdout.write(`unregistered ${flags.name}\n`);
+    return 0;
+  });
+}
+
+export async function list(flags: StoreFlags & { json?: boolean }): Promise<number> {
+  return withStore(flags, async (store) => {
+    const rows = await listPlugins(store);
+    if (flags.json) {
+      printJson(
+        rows.map((row) => ({
+          name: row.name,
+          location: row.location,
+          source: row.source,
+          description: row.description,
+          registered_at: row.registered_at.toISOString(),
+          updated_at: row.updated_at.toISOString(),
+        })),
+      );
+      return 0;
+    }
+    if (rows.length === 0) {
+      process.stdout.write('no plugins registered (taskhost register -name NAME -location PATH)\n');
+      return 0;
+    }
+    const text = (value: unknown): string => (typeof value === 'string' ? value : '');
+    process.stdout.write(
+      `${formatTable(
+        ['NAME', 'SOURCE', 'LOCATION', 'DESCRIPTION'],
+        rows.map((row) => [row.name, row.source, row.location, text(row.description.description)]),
+      )}\n`,
+    );
+    return 0;
+  });
+}

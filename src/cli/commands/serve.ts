@@ -1,0 +1,81 @@
+import path from 'node:path';
+import { TaskhostError } from '../../errors.ts';
+import { withStore, storeOptions, type StoreFlags } from '../context.ts';
+
+export interface ServeFlags extends StoreFlags {
+  port: string;
+  host: string;
+  tasks: string;
+  outputCap: string;
+}
+
+/** Loopback addresses only, until authentication exists (SPEC section 8). */
+export function isLoopback(host: string): boolean {
+  return host === 'localhost' || host === '::1' || /^127\.\d{1,3}\.\d{1,3}\.\d{1,3}$/.test(host);
+}
+
+function positiveInteger(value: string, flag: string, max = Number.MAX_SAFE_INTEGER): number {
+  const n = Number(value);
+  if (!Number.isInteger(n) || n < 0 || n > max) {
+    throw new TaskhostError('TH_CLI_USAGE', `${flag} must be a whole number up to ${max}`);
+  }
+  return n;
+}
+
+export async function serve(flags: ServeFlags): Promise<number> {
+  const port = positiveInteger(flags.port, '--port', 65535);
+  const outputCapBytes = positiveInteger(flags.outputCap, '--output-cap');
+  if (!isLoopback(flags.host)) {
+    throw new TaskhostError(
+      'TH_CONFIG_INVALID',
+      `refusing to listen on ${flags.host}: no authentication is configured, so taskhost binds loopback addresses only (127.0.0.1, ::1)`,
+    );
+  }
+  const { buildServer } = await import('../../api/build-server.ts');
+  const { DEFAULT_SERVER_CONFIG } = await import('../../api/services.ts');
+  const { EventHub } = await import('../../stream/hub.ts');
+  const { registerDirectory } = await import('../../plugins/registry.ts');
+  const { describeStore } = await import('../../store/open.ts');
+
+  return withStore(flags, async (store, signal) => {
+    const tasksDir = path.resolve(flags.tasks);
+    const found = await registerDirectory(store, tasksDir);
+    for (const failure of found.failed) {
+      process.stderr.write(`taskhost: skipped ${failure.file}: ${failure.error}\n`);
+    }
+
+    const hub = new EventHub(store);
+    const app = await buildServer({
+      store,
+      hub,
+      config: {
+        ...DEFAULT_SERVER_CONFIG,
+        outputCapBytes,
+        logLevel: process.env.TASKHOST_LOG_LEVEL ?? 'warn',
+      },
+    });
+    try {
+      await app.listen({ port, host: flags.host });
+    } catch (error) {
+      await app.close();
+      const code = (error as NodeJS.ErrnoException).code;
+      if (code === 'EADDRINUSE') {
+        throw new TaskhostError('TH_CONFIG_INVALID', `${flags.host}:${port} is already in use; pass --port`);
+      }
+      throw error;
+    }
+    const names = found.registered.map((row) => row.name).join(', ') || 'none';
+    const address = app.server.address();
+    const actualPort = address && typeof address === 'object' ? address.port : port;
+    process.stderr.write(
+      `taskhost listening on http://${flags.host.includes(':') ? `[${flags.host}]` : flags.host}:${actualPort}\n` +
+        `  store: ${describeStore(storeOptions(flags))}\n` +
+        `  plugins from ${path.relative(process.cwd(), tasksDir) || '.'}: ${names}\n` +
+        `  API spec: /unsecured/spec.json · stop with Ctrl-C\n`,
+    );
+    await new Promise<void>((resolve) => signal.addEventListener('abort', () => resolve(), { once: true }));
+    process.stderr.write('taskhost: stopping\n');
+    await app.close();
+    return 0;
+  });
+}

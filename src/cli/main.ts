@@ -1,0 +1,152 @@
+import { Command, Option } from 'commander';
+import { normaliseArgv } from './argv.ts';
+import { failAndExit } from './exit.ts';
+
+/**
+ * `taskhost`: the command line. Only commander is loaded up front; each command imports
+ * what it needs when it runs, so `taskhost --help` starts fast.
+ */
+
+const VERSION = '0.1.0';
+
+/** An option that can also be set by TASKHOST_<FLAG>. */
+function option(flags: string, description: string, env: string): Option {
+  return new Option(flags, description).env(`TASKHOST_${env}`);
+}
+
+function storeOptions(command: Command): Command {
+  return command
+    .addOption(
+      option('--data-dir <dir>', 'where the embedded PostgreSQL lives', 'DATA_DIR').default('.taskhost'),
+    )
+    .addOption(
+      new Option('--database-url <url>', 'an external PostgreSQL instead of the embedded one').env(
+        'DATABASE_URL',
+      ),
+    );
+}
+
+type Action = (...args: never[]) => Promise<number | void>;
+
+/** Runs a command body; its number is the exit code, a thrown error a one-line message. */
+function run<A extends Action>(load: () => Promise<A>) {
+  return async (...args: Parameters<A>): Promise<void> => {
+    try {
+      const action = await load();
+      const code = await action(...args);
+      process.exitCode = typeof code === 'number' ? code : 0;
+    } catch (error) {
+      failAndExit(error);
+    }
+  };
+}
+
+export function buildProgram(): Command {
+  const program = new Command('taskhost')
+    .description(
+      'Run action plugins (any executable speaking the JSON protocol v1) and µTask-style workflows.',
+    )
+    .version(VERSION, '-v, --version')
+    .configureOutput({
+      // Usage errors read like every other error: one line, then exit code 2.
+      outputError: (text, write) =>
+        write(`taskhost: ${text.replace(/^error: /, '').trimEnd()} (see --help)\n`),
+    })
+    .exitOverride((error) => {
+      process.exit(error.exitCode === 0 ? 0 : 2);
+    });
+
+  storeOptions(
+    program
+      .command('register')
+      .description('register an executable as a plugin: runs "PATH schema", checks it, stores it')
+      .addOption(option('--name <name>', 'the name to register it under', 'NAME').makeOptionMandatory())
+      .addOption(
+        option(
+          '--location <path>',
+          'the executable (stored as an absolute path)',
+          'LOCATION',
+        ).makeOptionMandatory(),
+      ),
+  ).action(run(async () => (await import('./commands/plugins.ts')).register));
+
+  storeOptions(
+    program
+      .command('unregister')
+      .description('remove a plugin from the registry')
+      .addOption(option('--name <name>', 'the plugin to remove', 'NAME').makeOptionMandatory()),
+  ).action(run(async () => (await import('./commands/plugins.ts')).unregister));
+
+  storeOptions(
+    program
+      .command('list')
+      .description('list registered plugins')
+      .addOption(option('--json', 'print JSON instead of a table', 'JSON')),
+  ).action(run(async () => (await import('./commands/plugins.ts')).list));
+
+  storeOptions(
+    program
+      .command('execute')
+      .description('run a plugin once (or a batch of runs) and print its result envelope as JSON')
+      .addOption(option('--name <name>', 'the plugin to run', 'NAME').makeOptionMandatory())
+      .addOption(option('--args <json>', 'the data, a JSON object (also -taskArgs)', 'ARGS'))
+      .addOption(option('--args-file <file>', 'read the data from a JSON file ("-" for stdin)', 'ARGS_FILE'))
+      .addOption(option('--batch <file.jsonl>', 'run once per line of a JSON Lines file', 'BATCH'))
+      .addOption(
+        option('--concurrency <n>', 'batch runs at once: N, 0 = CPU count, -1 = 128', 'CONCURRENCY').default(
+          '0',
+        ),
+      )
+      .addOption(option('--timeout <seconds>', "override the plugin's timeout", 'TIMEOUT'))
+      .addOption(option('--server <url>', 'run through a taskhost server instead of locally', 'SERVER'))
+      .addOption(option('--async', 'with --server: start the run and follow its live stream', 'ASYNC'))
+      .addOption(option('--quiet', 'do not print the plugin output lines on stderr', 'QUIET')),
+  )
+    .addHelpText(
+      'after',
+      `
+Examples:
+  taskhost execute -name check-url -taskArgs '{"url": "http://127.0.0.1:8081/unsecured/mon/ping"}'
+  taskhost execute --name fraud-score --args-file payment.json
+  taskhost execute --name check-url --batch urls.jsonl --concurrency 8
+  taskhost execute --name check-url --args '{"url": "..."}' --server http://127.0.0.1:8081 --async
+
+Exit code: 0 when the result has status 1, 1 otherwise, 2 for bad usage.`,
+    )
+    .action(run(async () => (await import('./commands/execute.ts')).execute));
+
+  storeOptions(
+    program
+      .command('serve')
+      .description('serve the API, the WebSocket streams and the UI')
+      .addOption(option('--port <port>', 'port to listen on', 'PORT').default('8081'))
+      .addOption(
+        option('--host <host>', 'address to bind (loopback only until auth is configured)', 'HOST').default(
+          '127.0.0.1',
+        ),
+      )
+      .addOption(
+        option('--tasks <dir>', 'executables registered as plugins at start', 'TASKS').default('tasks'),
+      )
+      .addOption(
+        option(
+          '--output-cap <bytes>',
+          'output a run keeps (head and tail); the rest is dropped',
+          'OUTPUT_CAP',
+        ).default(String(1024 * 1024)),
+      ),
+  ).action(run(async () => (await import('./commands/serve.ts')).serve));
+
+  const runCommand = program.command('run').description('runs: follow one live');
+  runCommand
+    .command('watch')
+    .description("follow a run's live stream until it ends (exit code from its final state)")
+    .argument('<id>', 'the run id')
+    .addOption(option('--server <url>', 'the taskhost server', 'SERVER').default('http://127.0.0.1:8081'))
+    .addOption(option('--since <seq>', 'resume after this event number', 'SINCE').default('0'))
+    .action(run(async () => (await import('./commands/watch.ts')).watchRun));
+
+  return program;
+}
+
+await buildProgram().parseAsync(normaliseArgv(process.argv.slice(2)), { from: 'user' });

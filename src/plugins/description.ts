@@ -1,0 +1,110 @@
+import fs from 'node:fs';
+import path from 'node:path';
+import { TaskhostError } from '../errors.ts';
+import { SCHEMAS_DIR } from '../paths.ts';
+import { checkAgainst, checkSchema } from './json-schema.ts';
+import { pluginEnvironment } from './environment.ts';
+import { spawnPlugin } from './spawn.ts';
+
+/** What `PLUGIN schema` prints (schemas/plugin-description.schema.json). */
+export interface PluginDescription {
+  name: string;
+  description: string;
+  inputs: Record<string, unknown> | boolean;
+  outputs?: Record<string, unknown> | boolean;
+  title?: string;
+  category?: string;
+  tags?: string[];
+  dangerous?: string;
+  expensive?: boolean;
+  timeout?: number;
+  idempotent?: boolean;
+  [extra: string]: unknown;
+}
+
+const DESCRIBE_TIMEOUT_MS = 10_000;
+const DESCRIPTION_MAX_BYTES = 1024 * 1024;
+
+let descriptionSchema: unknown;
+function loadDescriptionSchema(): unknown {
+  descriptionSchema ??= JSON.parse(
+    fs.readFileSync(path.join(SCHEMAS_DIR, 'plugin-description.schema.json'), 'utf8'),
+  );
+  return descriptionSchema;
+}
+
+function fail(location: string, why: string): never {
+  throw new TaskhostError('TH_PLUGIN_DESCRIBE_FAILED', `${location} schema: ${why}`);
+}
+
+/** The JSON object in what `schema` printed: all of stdout, or from its first `{` line on. */
+function parseDescriptionOutput(location: string, stdout: string): unknown {
+  const text = stdout.trim();
+  if (text === '') fail(location, 'printed nothing on stdout');
+  try {
+    return JSON.parse(text);
+  } catch (error) {
+    const start = text.search(/^\{/m);
+    if (start > 0) {
+      try {
+        return JSON.parse(text.slice(start));
+      } catch {
+        // fall through to the first error, which names the position in the whole output
+      }
+    }
+    fail(location, `printed invalid JSON (${(error as Error).message})`);
+  }
+}
+
+/**
+ * Validates a parsed self-description: the shape of schemas/plugin-description.schema.json,
+ * then `inputs` and `outputs` must compile as JSON Schemas. Unknown keys are tolerated.
+ */
+export function validateDescription(location: string, value: unknown): PluginDescription {
+  if (value === null || typeof value !== 'object' || Array.isArray(value)) {
+    fail(location, 'printed JSON that is not an object');
+  }
+  const problems = checkAgainst(loadDescriptionSchema(), value);
+  if (problems) fail(location, `invalid self-description: ${problems}`);
+  const description = value as PluginDescription;
+  for (const key of ['inputs', 'outputs'] as const) {
+    if (description[key] === undefined) continue;
+    try {
+      checkSchema(description[key]);
+    } catch (error) {
+      fail(location, `"${key}" is not a valid JSON Schema: ${(error as Error).message}`);
+    }
+  }
+  return description;
+}
+
+/** Runs `EXE schema` with a time limit, and validates what it prints. */
+export async function describePlugin(
+  file: string,
+  timeoutMs = DESCRIBE_TIMEOUT_MS,
+): Promise<PluginDescription> {
+  const location = path.resolve(file);
+  const chunks: string[] = [];
+  let size = 0;
+  const end = await spawnPlugin({
+    file: location,
+    args: ['schema'],
+    stdin: '',
+    env: pluginEnvironment({ pluginName: path.basename(location), runId: null }),
+    cwd: path.dirname(location),
+    timeoutMs,
+    outputCapBytes: DESCRIPTION_MAX_BYTES,
+    onStdoutLine: (line) => {
+      size += line.length + 1;
+      if (size <= DESCRIPTION_MAX_BYTES) chunks.push(line);
+    },
+  });
+  const stderr = end.stderrTail.filter((line) => line.trim() !== '').join(' | ');
+  const said = stderr ? ` (stderr: ${stderr})` : '';
+  if (end.spawnError) fail(location, end.spawnError);
+  if (end.killReason === 'timeout') fail(location, `did not answer within ${timeoutMs / 1000} s`);
+  if (end.signal) fail(location, `killed by ${end.signal}${said}`);
+  if (end.exitCode !== 0) fail(location, `exited with code ${end.exitCode}${said}`);
+  if (size > DESCRIPTION_MAX_BYTES) fail(location, `printed more than ${DESCRIPTION_MAX_BYTES} bytes`);
+  return validateDescription(location, parseDescriptionOutput(location, chunks.join('\n')));
+}

