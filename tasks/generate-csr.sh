@@ -275,8 +275,8 @@ if not isinstance(doc, dict):
 meta = doc.get("meta") if isinstance(doc.get("meta"), dict) else {}
 if meta.get("protocol", "v1") != "v1":
     refuse(f"unsupported protocol {json.dumps(meta.get('protocol'))}: this plugin speaks v1")
-print(f"[generate-csr] task {meta.get('taskName')!r}, run {meta.get('runId')!r}, "
-      f"step {meta.get('stepName')!r}, attempt {meta.get('attempt')!r}", file=sys.stderr)
+where = ", ".join(f"{key} {meta[key]}" for key in ("runId", "taskId", "stepName", "attempt") if meta.get(key) is not None)
+print(f"[generate-csr] {where or 'run'}", file=sys.stderr)
 
 data = doc.get("data")
 if not isinstance(data, dict):

@@ -1,5 +1,5 @@
 import WebSocket from 'ws';
-import { TaskhostError } from '../errors.ts';
+import { ERROR_CODES, TaskhostError, type ErrorCode } from '../errors.ts';
 import type { StreamEvent } from '../store/queries/events.ts';
 
 /** Close codes of the stream (see api/routes/stream.ts). */
@@ -47,17 +47,25 @@ export async function followStream(
         handlers.onEvent(event);
       });
       socket.on('unexpected-response', (_request, response) => {
-        const code = response.statusCode === 404 ? 'TH_RUN_NOT_FOUND' : 'TH_SERVER_REFUSED';
         let body = '';
         response.on('data', (chunk: Buffer) => (body += chunk.toString()));
         response.on('end', () => {
-          let message = `HTTP ${response.statusCode}`;
+          let parsed: { error?: string; code?: string } = {};
           try {
-            message = String((JSON.parse(body) as { error?: string }).error ?? message);
+            parsed = JSON.parse(body) as { error?: string; code?: string };
           } catch {
-            // keep the status line
+            // not JSON: the status line speaks
           }
-          resolve({ code: -1, error: new TaskhostError(code, `server: ${message}`) });
+          const code: ErrorCode =
+            parsed.code && parsed.code in ERROR_CODES
+              ? (parsed.code as ErrorCode)
+              : response.statusCode === 404
+                ? 'TH_RUN_NOT_FOUND'
+                : 'TH_SERVER_REFUSED';
+          resolve({
+            code: -1,
+            error: new TaskhostError(code, `server: ${parsed.error ?? `HTTP ${response.statusCode}`}`),
+          });
         });
       });
       socket.on('error', (error: NodeJS.ErrnoException) => {

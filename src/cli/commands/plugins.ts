@@ -39,11 +39,17 @@ export async function list(flags: StoreFlags & { json?: boolean }): Promise<numb
       process.stdout.write('no plugins registered (taskhost register -name NAME -location PATH)\n');
       return 0;
     }
-    const text = (value: unknown): string => (typeof value === 'string' ? value : '');
+    // A line per plugin: its title (or the first sentence of its description), cut short.
+    const summary = (description: Record<string, unknown>): string => {
+      const title = typeof description.title === 'string' ? description.title : '';
+      const text = typeof description.description === 'string' ? description.description : '';
+      const first = title || (text.split(/(?<=\.)\s/)[0] ?? '');
+      return first.length > 60 ? `${first.slice(0, 59)}…` : first;
+    };
     process.stdout.write(
       `${formatTable(
-        ['NAME', 'SOURCE', 'LOCATION', 'DESCRIPTION'],
-        rows.map((row) => [row.name, row.source, row.location, text(row.description.description)]),
+        ['NAME', 'SOURCE', 'TITLE', 'LOCATION'],
+        rows.map((row) => [row.name, row.source, summary(row.description), row.location]),
       )}\n`,
     );
     return 0;

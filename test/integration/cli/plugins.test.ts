@@ -101,7 +101,7 @@ test('register takes the reference single-dash flags and the long forms; list sh
   const table = await cli(['list']);
   assertExit(table, 0);
   const lines = table.stdout.trimEnd().split('\n');
-  assert.match(lines[0] ?? '', /^NAME\s+SOURCE\s+LOCATION\s+DESCRIPTION$/);
+  assert.match(lines[0] ?? '', /^NAME\s+SOURCE\s+TITLE\s+LOCATION$/);
   const row = lines.find((line) => line.startsWith('reg-single '));
   assert.ok(row, `table row for reg-single:\n${table.stdout}`);
   assert.match(row, /\bcli\b/);
