@@ -156,7 +156,7 @@ export class EmbeddedCluster {
     if (!fs.existsSync(path.join(this.paths.socketDir, `.s.PGSQL.${PORT}`))) return false;
     // pg is loaded here, not up front: on a cold start the postmaster is spawned first and
     // boots while this process loads the driver.
-    const { default: driver } = await import('pg');
+    const { default: driver } = await import('./driver.ts');
     const client = new driver.Client({
       ...this.connection,
       application_name: this.applicationName,

@@ -12,6 +12,7 @@ import type { Store } from './store.ts';
  */
 
 const LOCK_KEY = 0x7461736b; // "task"
+const UNDEFINED_TABLE = '42P01';
 
 interface Migration {
   version: number;
@@ -32,14 +33,15 @@ export function listMigrations(dir = MIGRATIONS_DIR): Migration[] {
 }
 
 async function currentVersion(store: Store): Promise<number> {
-  const { rows } = await store.query<{ version: number | null }>(
-    `SELECT CASE WHEN to_regclass('taskhost_migration') IS NULL THEN 0 END AS version`,
-  );
-  if (rows[0]?.version === 0) return 0;
-  const result = await store.query<{ version: number }>(
-    'SELECT coalesce(max(version), 0)::int AS version FROM taskhost_migration',
-  );
-  return result.rows[0]?.version ?? 0;
+  try {
+    const { rows } = await store.query<{ version: number }>(
+      'SELECT coalesce(max(version), 0)::int AS version FROM taskhost_migration',
+    );
+    return rows[0]?.version ?? 0;
+  } catch (error) {
+    if ((error as { code?: string }).code === UNDEFINED_TABLE) return 0;
+    throw error;
+  }
 }
 
 /** Applies what is missing; returns the versions it applied (none when up to date). */

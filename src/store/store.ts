@@ -1,4 +1,4 @@
-import pg from 'pg';
+import pg from './driver.ts';
 import { TaskhostError } from '../errors.ts';
 
 /** Anything that runs a query: the store's pool or a client inside a transaction. */

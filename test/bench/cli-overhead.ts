@@ -1,0 +1,387 @@
+/**
+ * CLI overhead: the wall time of `taskhost execute -name X -taskArgs ...` minus the plugin's
+ * own run time, in two store modes, and the wall time of `taskhost --help`.
+ *
+ *   embedded  a fresh project directory, prepared once with `taskhost register`; the
+ *             cluster is NOT running between invocations, so every `execute` starts it and
+ *             stops it (checked: no postmaster.pid left after each). Target <= 200 ms.
+ *   external  a cluster this benchmark starts from the embedded binaries, reached through
+ *             DATABASE_URL (Unix socket); the plugin is registered through it. Target <= 120 ms.
+ *   --help    `taskhost --help`, target <= 150 ms, beside `node -e 0` as the baseline.
+ *
+ * The plugin's own time is the median of spawning the same executable by hand with the
+ * same stdin, measured in the same rounds; as a cross-check the stored runs' durations
+ * (finished_at - started_at) are read from the database afterwards. All variants are
+ * interleaved round by round (order rotating) after a warm-up.
+ *
+ *   node --import tsx test/bench/cli-overhead.ts [--reps N]
+ */
+import fs from 'node:fs';
+import path from 'node:path';
+import pg from 'pg';
+import { pluginEnvironment } from '../../src/plugins/environment.ts';
+import { buildInputEnvelope } from '../../src/protocol/envelope.ts';
+import { EmbeddedCluster, embeddedPaths } from '../../src/store/embedded.ts';
+import { readPostmasterPid } from '../../src/store/processes.ts';
+import {
+  cleanEnv,
+  fixture,
+  fmt,
+  loadAverage,
+  log,
+  median,
+  onCleanup,
+  preferRealPython,
+  removeDir,
+  rotation,
+  runIfMain,
+  sleep,
+  startCluster,
+  stopLeftoverPostmaster,
+  summarize,
+  table,
+  TASKHOST_BIN,
+  target,
+  tempDir,
+  timeProcess,
+  type BenchResult,
+  type Timed,
+} from './lib.ts';
+
+const BENCHMARK = 'cli-overhead';
+const PLUGIN = 'bench-bash';
+const DATA = '{"n":1}';
+
+export interface CliOptions {
+  reps?: number;
+  warmup?: number;
+}
+
+type Variant = 'embedded' | 'external' | 'help' | 'node' | 'plugin';
+const VARIANTS: readonly Variant[] = ['embedded', 'external', 'help', 'node', 'plugin'];
+
+function describeFailure(what: string, result: Timed): string {
+  return `${what}: exit ${result.code ?? result.signal}\n--- stdout\n${result.stdout}\n--- stderr\n${result.stderr}`;
+}
+
+/** The run_id of an `execute` that succeeded; throws otherwise. */
+function checkExecute(what: string, result: Timed): string {
+  if (result.code !== 0) throw new Error(describeFailure(what, result));
+  const envelope = JSON.parse(result.stdout) as { status?: number; run_id?: string };
+  if (envelope.status !== 1 || typeof envelope.run_id !== 'string') {
+    throw new Error(describeFailure(what, result));
+  }
+  return envelope.run_id;
+}
+
+/** Stored run durations (finished_at - started_at, ms) by run id. */
+async function storedDurations(
+  connection: pg.ClientConfig,
+  ids: readonly string[],
+): Promise<Map<string, number>> {
+  const client = new pg.Client({ ...connection, application_name: 'taskhost-bench' });
+  await client.connect();
+  try {
+    const { rows } = await client.query<{ id: string; ms: number }>(
+      `SELECT id, extract(epoch FROM finished_at - started_at) * 1000 AS ms FROM run WHERE id = ANY($1::uuid[])`,
+      [ids],
+    );
+    return new Map(rows.map((row) => [row.id, Number(row.ms)]));
+  } finally {
+    await client.end();
+  }
+}
+
+/** Median of (wall - stored run duration) over the runs found. */
+function overheadFromStore(
+  walls: readonly { ms: number; runId: string }[],
+  durations: Map<string, number>,
+): number {
+  const values: number[] = [];
+  for (const { ms, runId } of walls) {
+    const stored = durations.get(runId);
+    if (stored !== undefined) values.push(ms - stored);
+  }
+  return median(values);
+}
+
+export async function runCliOverhead(options: CliOptions = {}): Promise<BenchResult> {
+  const reps = options.reps ?? 20;
+  const warmup = options.warmup ?? 2;
+  log(
+    `== ${BENCHMARK}: ${reps} interleaved rounds (execute embedded, execute external, --help, node -e 0, plugin alone), ${warmup} warm-up`,
+  );
+  log(`   load average before: ${loadAverage()}`);
+  const result: BenchResult = { benchmark: BENCHMARK, metrics: { reps, warmup }, targets: [], notes: [] };
+  const python = preferRealPython();
+  if (python) result.notes.push(python);
+
+  const pluginFile = fixture('bench-bash.sh');
+  const envelope = JSON.stringify(buildInputEnvelope({ taskName: PLUGIN }, JSON.parse(DATA)));
+  const pluginEnv = pluginEnvironment({ pluginName: PLUGIN, runId: null });
+  const embeddedProject = tempDir('cli-embedded');
+  const externalProject = tempDir('cli-external');
+  const dataDir = embeddedPaths(path.join(embeddedProject, '.taskhost')).dataDir;
+  const unregister = onCleanup(async () => {
+    await stopLeftoverPostmaster(dataDir);
+    removeDir(embeddedProject);
+    removeDir(externalProject);
+  });
+  const cluster = await startCluster();
+  try {
+    const embeddedEnv = cleanEnv();
+    const externalEnv = cleanEnv({ DATABASE_URL: cluster.url });
+    const register = ['register', '-name', PLUGIN, '-location', pluginFile];
+    const execute = ['execute', '-name', PLUGIN, '-taskArgs', DATA, '--quiet'];
+
+    // Every process here gets a clean environment. Variables that node reads at start
+    // (NODE_OPTIONS, NODE_EXTRA_CA_CERTS: the CA file is parsed eagerly) slow every
+    // `taskhost` a user starts; say by how much when this environment has them.
+    const startupVars = ['NODE_OPTIONS', 'NODE_EXTRA_CA_CERTS'].filter((name) => process.env[name]);
+    if (startupVars.length > 0) {
+      const inherited: number[] = [];
+      const clean: number[] = [];
+      for (let i = 0; i < 7; i += 1) {
+        inherited.push((await timeProcess(process.execPath, ['-e', '0'], { env: process.env })).ms);
+        clean.push((await timeProcess(process.execPath, ['-e', '0'], { env: embeddedEnv })).ms);
+      }
+      const extra = median(inherited) - median(clean);
+      result.metrics['node_e0.inherited_env_extra_ms'] = extra;
+      const note = `this environment sets ${startupVars.join(', ')}: node -e 0 takes ${fmt(extra)} ms longer with it (timed here without it)`;
+      log(`   ${note}`);
+      result.notes.push(note);
+    }
+
+    const setupEmbedded = await timeProcess(TASKHOST_BIN, register, {
+      cwd: embeddedProject,
+      env: embeddedEnv,
+    });
+    if (setupEmbedded.code !== 0) throw new Error(describeFailure('register (embedded)', setupEmbedded));
+    log(`   register (embedded, first use: initdb + start + migrate + stop): ${fmt(setupEmbedded.ms, 0)} ms`);
+    const setupExternal = await timeProcess(TASKHOST_BIN, register, {
+      cwd: externalProject,
+      env: externalEnv,
+    });
+    if (setupExternal.code !== 0) throw new Error(describeFailure('register (external)', setupExternal));
+
+    let leftovers = 0;
+    const walls: Record<Variant, number[]> = { embedded: [], external: [], help: [], node: [], plugin: [] };
+    const runs: Record<'embedded' | 'external', { ms: number; resultAt: number; runId: string }[]> = {
+      embedded: [],
+      external: [],
+    };
+    const invoke: Record<Variant, (record: boolean) => Promise<number>> = {
+      embedded: async (record) => {
+        if (readPostmasterPid(dataDir) !== null) {
+          throw new Error(`a postmaster runs in ${dataDir} before execute`);
+        }
+        const r = await timeProcess(TASKHOST_BIN, execute, { cwd: embeddedProject, env: embeddedEnv });
+        const runId = checkExecute('execute (embedded)', r);
+        if (record) runs.embedded.push({ ms: r.ms, resultAt: r.firstStdoutMs, runId });
+        // The cluster must be stopped again: no postmaster.pid once the CLI has exited.
+        if (readPostmasterPid(dataDir) !== null) {
+          leftovers += 1;
+          for (let i = 0; i < 250 && readPostmasterPid(dataDir) !== null; i += 1) await sleep(20);
+          if (readPostmasterPid(dataDir) !== null) {
+            throw new Error(`execute left its postmaster running in ${dataDir}`);
+          }
+        }
+        return r.ms;
+      },
+      external: async (record) => {
+        const r = await timeProcess(TASKHOST_BIN, execute, { cwd: externalProject, env: externalEnv });
+        const runId = checkExecute('execute (external)', r);
+        if (record) runs.external.push({ ms: r.ms, resultAt: r.firstStdoutMs, runId });
+        return r.ms;
+      },
+      help: async () => {
+        const r = await timeProcess(TASKHOST_BIN, ['--help'], { cwd: externalProject, env: embeddedEnv });
+        if (r.code !== 0 || !r.stdout.includes('execute')) throw new Error(describeFailure('--help', r));
+        return r.ms;
+      },
+      node: async () => {
+        const r = await timeProcess(process.execPath, ['-e', '0'], {
+          cwd: externalProject,
+          env: embeddedEnv,
+        });
+        if (r.code !== 0) throw new Error(describeFailure('node -e 0', r));
+        return r.ms;
+      },
+      plugin: async () => {
+        const r = await timeProcess(pluginFile, [], {
+          cwd: path.dirname(pluginFile),
+          env: pluginEnv,
+          input: envelope,
+        });
+        if (r.code !== 0) throw new Error(describeFailure('plugin', r));
+        return r.ms;
+      },
+    };
+
+    for (let round = 0; round < warmup + reps; round += 1) {
+      const record = round >= warmup;
+      for (const index of rotation(VARIANTS.length, round)) {
+        const variant = VARIANTS[index] as Variant;
+        const ms = await invoke[variant](record);
+        if (record) walls[variant].push(ms);
+      }
+    }
+
+    // Cross-check: the stored runs' own durations. The embedded cluster is started once more
+    // for this (by this process) and stopped again.
+    const embeddedCluster = await EmbeddedCluster.acquire(path.join(embeddedProject, '.taskhost'));
+    let embeddedDurations: Map<string, number>;
+    try {
+      embeddedDurations = await storedDurations(
+        embeddedCluster.connection,
+        runs.embedded.map((r) => r.runId),
+      );
+    } finally {
+      await embeddedCluster.release();
+    }
+    const externalDurations = await storedDurations(
+      cluster.connection,
+      runs.external.map((r) => r.runId),
+    );
+
+    const s = {
+      embedded: summarize(walls.embedded),
+      external: summarize(walls.external),
+      help: summarize(walls.help),
+      node: summarize(walls.node),
+      plugin: summarize(walls.plugin),
+    };
+    const plugin = s.plugin.median;
+    const embeddedOverhead = s.embedded.median - plugin;
+    const externalOverhead = s.external.median - plugin;
+    const embeddedVsStore = overheadFromStore(runs.embedded, embeddedDurations);
+    const externalVsStore = overheadFromStore(runs.external, externalDurations);
+    const storedMedian = (m: Map<string, number>): number => median([...m.values()]);
+    // When the result envelope reached stdout: what a user waits for (the embedded cluster is
+    // stopped after that, before the process exits).
+    const resultAt = {
+      embedded: median(runs.embedded.map((r) => r.resultAt)),
+      external: median(runs.external.map((r) => r.resultAt)),
+    };
+
+    log(
+      table([
+        [
+          'variant',
+          'median ms',
+          'p10',
+          'p90',
+          'max',
+          'overhead ms (- plugin)',
+          'wall - stored run ms',
+          'stored run ms',
+          'result on stdout at',
+        ],
+        [
+          'execute, embedded (cold cluster)',
+          fmt(s.embedded.median),
+          fmt(s.embedded.p10),
+          fmt(s.embedded.p90),
+          fmt(s.embedded.max),
+          fmt(embeddedOverhead),
+          fmt(embeddedVsStore),
+          fmt(storedMedian(embeddedDurations)),
+          fmt(resultAt.embedded),
+        ],
+        [
+          'execute, external (DATABASE_URL)',
+          fmt(s.external.median),
+          fmt(s.external.p10),
+          fmt(s.external.p90),
+          fmt(s.external.max),
+          fmt(externalOverhead),
+          fmt(externalVsStore),
+          fmt(storedMedian(externalDurations)),
+          fmt(resultAt.external),
+        ],
+        [
+          'taskhost --help',
+          fmt(s.help.median),
+          fmt(s.help.p10),
+          fmt(s.help.p90),
+          fmt(s.help.max),
+          fmt(s.help.median - s.node.median),
+          '',
+          '',
+          '',
+        ],
+        [
+          'node -e 0 (baseline)',
+          fmt(s.node.median),
+          fmt(s.node.p10),
+          fmt(s.node.p90),
+          fmt(s.node.max),
+          '',
+          '',
+          '',
+          '',
+        ],
+        [
+          'plugin alone (spawn)',
+          fmt(plugin),
+          fmt(s.plugin.p10),
+          fmt(s.plugin.p90),
+          fmt(s.plugin.max),
+          '',
+          '',
+          '',
+          '',
+        ],
+      ]),
+    );
+    log(
+      '   (--help overhead column: --help minus node -e 0; "result on stdout at": median ms from spawn to the envelope on stdout)',
+    );
+    if (leftovers > 0) {
+      const note = `${leftovers} embedded executes left postmaster.pid behind for a moment after exiting`;
+      log(`   ${note}`);
+      result.notes.push(note);
+    }
+    log(`   load average after: ${loadAverage()}`);
+
+    Object.assign(result.metrics, {
+      'embedded.wall_median_ms': s.embedded.median,
+      'embedded.wall_p90_ms': s.embedded.p90,
+      'embedded.overhead_ms': embeddedOverhead,
+      'embedded.wall_minus_stored_run_ms': embeddedVsStore,
+      'embedded.result_on_stdout_ms': resultAt.embedded,
+      'external.result_on_stdout_ms': resultAt.external,
+      'embedded.register_first_use_ms': setupEmbedded.ms,
+      'external.wall_median_ms': s.external.median,
+      'external.wall_p90_ms': s.external.p90,
+      'external.overhead_ms': externalOverhead,
+      'external.wall_minus_stored_run_ms': externalVsStore,
+      'help.wall_median_ms': s.help.median,
+      'help.wall_p90_ms': s.help.p90,
+      'node_e0.wall_median_ms': s.node.median,
+      'help.minus_node_ms': s.help.median - s.node.median,
+      'plugin.spawn_median_ms': plugin,
+      'embedded.postmaster_leftovers': leftovers,
+    });
+    result.targets.push(
+      target(BENCHMARK, 'execute overhead, embedded cold', embeddedOverhead, 200, 'ms'),
+      target(BENCHMARK, 'execute overhead, external', externalOverhead, 120, 'ms'),
+      target(BENCHMARK, '--help wall time', s.help.median, 150, 'ms'),
+    );
+    return result;
+  } finally {
+    await cluster.stop();
+    unregister();
+    await stopLeftoverPostmaster(dataDir);
+    removeDir(embeddedProject);
+    removeDir(externalProject);
+    if (fs.existsSync(dataDir)) log(`   warning: ${dataDir} still exists`);
+  }
+}
+
+function repsFromArgv(): number | undefined {
+  const index = process.argv.indexOf('--reps');
+  return index > 0 ? Number(process.argv[index + 1]) : undefined;
+}
+
+runIfMain(import.meta.url, () => runCliOverhead({ reps: repsFromArgv() }));

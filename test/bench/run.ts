@@ -1,0 +1,131 @@
+/**
+ * `npm run bench`: runs the benchmarks one after the other (dist/ is rebuilt first by the
+ * prebench script: the CLI and server benchmarks run the compiled launcher), prints a summary
+ * with PASS/FAIL per target, and writes every number to test/bench/results/latest.json.
+ *
+ * Speed is reported, never asserted: the exit code is 0 whatever the verdicts, and 1 only
+ * when a benchmark crashed (a wrong answer from a plugin, a server that did not start...).
+ *
+ *   npm run bench                          all of them
+ *   npm run bench -- protocol ws           some (by name prefix: protocol, cli, ws, flood)
+ *   npm run bench -- --quick               fewer repetitions (a smoke run; numbers are rough)
+ */
+import { execFileSync } from 'node:child_process';
+import fs from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { runCliOverhead } from './cli-overhead.ts';
+import { runFlood } from './flood.ts';
+import {
+  BENCH_DIR,
+  cleanupAll,
+  fmt,
+  installSignalHandlers,
+  interrupted,
+  loadAverage,
+  log,
+  PROJECT_DIR,
+  table,
+  type BenchResult,
+  type TargetCheck,
+} from './lib.ts';
+import { runProtocolOverhead } from './protocol-overhead.ts';
+import { runWsLatency } from './ws-latency.ts';
+
+const args = process.argv.slice(2);
+const quick = args.includes('--quick');
+const selected = args.filter((arg) => !arg.startsWith('--'));
+
+const BENCHMARKS: { name: string; run: () => Promise<BenchResult> }[] = [
+  {
+    name: 'protocol-overhead',
+    run: () => runProtocolOverhead(quick ? { rounds: 60, warmup: 10 } : {}),
+  },
+  { name: 'cli-overhead', run: () => runCliOverhead(quick ? { reps: 6, warmup: 1 } : {}) },
+  { name: 'ws-latency', run: () => runWsLatency(quick ? { lines: 100, repeats: 1 } : {}) },
+  { name: 'flood', run: () => runFlood(quick ? { seconds: 3 } : {}) },
+];
+
+function gitCommit(): string | null {
+  try {
+    return execFileSync('git', ['rev-parse', 'HEAD'], { cwd: PROJECT_DIR, encoding: 'utf8' }).trim();
+  } catch {
+    return null;
+  }
+}
+
+installSignalHandlers();
+const chosen = BENCHMARKS.filter(
+  (b) => selected.length === 0 || selected.some((prefix) => b.name.startsWith(prefix)),
+);
+if (chosen.length === 0) {
+  log(`no benchmark matches ${selected.join(' ')}; known: ${BENCHMARKS.map((b) => b.name).join(', ')}`);
+  process.exit(2);
+}
+
+const startedAt = new Date();
+const loadBefore = loadAverage();
+const results: BenchResult[] = [];
+const crashes: { benchmark: string; error: string }[] = [];
+for (const benchmark of chosen) {
+  const t0 = performance.now();
+  try {
+    results.push(await benchmark.run());
+  } catch (error) {
+    if (interrupted) break;
+    const message = error instanceof Error ? (error.stack ?? error.message) : String(error);
+    log(`!! ${benchmark.name} crashed: ${message}`);
+    crashes.push({ benchmark: benchmark.name, error: message });
+  } finally {
+    await cleanupAll();
+  }
+  log(`   (${benchmark.name} took ${fmt((performance.now() - t0) / 1000, 1)} s)\n`);
+}
+
+const targets: TargetCheck[] = results.flatMap((r) => r.targets);
+log('== summary');
+log(
+  table([
+    ['benchmark', 'target', 'measured', 'limit', 'verdict'],
+    ...targets.map((t) => [
+      t.benchmark,
+      t.name,
+      `${fmt(t.value)} ${t.unit}`,
+      `<= ${fmt(t.limit)} ${t.unit}`,
+      t.pass ? 'PASS' : 'FAIL',
+    ]),
+    ...crashes.map((c) => [c.benchmark, '(crashed)', '', '', 'CRASH']),
+  ]),
+);
+for (const r of results) for (const note of r.notes) log(`note (${r.benchmark}): ${note}`);
+log(
+  `load average: ${loadBefore} before, ${loadAverage()} after, on ${os.cpus().length} CPUs${quick ? ' (--quick run)' : ''}`,
+);
+
+const output = path.join(BENCH_DIR, 'results', 'latest.json');
+fs.mkdirSync(path.dirname(output), { recursive: true });
+fs.writeFileSync(
+  output,
+  `${JSON.stringify(
+    {
+      started_at: startedAt.toISOString(),
+      finished_at: new Date().toISOString(),
+      quick,
+      commit: gitCommit(),
+      node: process.version,
+      platform: `${os.platform()} ${os.release()} ${os.arch()}`,
+      cpus: os.cpus().length,
+      cpu_model: os.cpus()[0]?.model ?? null,
+      load_average: { before: loadBefore, after: loadAverage() },
+      results,
+      targets,
+      passed: targets.filter((t) => t.pass).length,
+      failed: targets.filter((t) => !t.pass).length,
+      crashes,
+    },
+    (_key, value: unknown) => (typeof value === 'number' && !Number.isFinite(value) ? null : value),
+    2,
+  )}\n`,
+);
+log(`results: ${path.relative(process.cwd(), output)}`);
+process.exitCode = crashes.length > 0 ? 1 : 0;
