@@ -23,12 +23,16 @@ export interface Identity {
  */
 export async function postgresIdentity(): Promise<Identity | null> {
   if (process.getuid?.() !== 0) return null;
+  // Read from /etc/passwd rather than by spawning `id`: two spawns cost ~35 ms of every
+  // CLI start as root. The user is a local system account, never one from a directory.
   const lookup = async (): Promise<Identity> => {
-    const [uid, gid] = await Promise.all([
-      execFileAsync('id', ['-u', RUN_AS_USER]).then((r) => Number.parseInt(r.stdout, 10)),
-      execFileAsync('id', ['-g', RUN_AS_USER]).then((r) => Number.parseInt(r.stdout, 10)),
-    ]);
-    return { uid, gid };
+    const entry = fs
+      .readFileSync('/etc/passwd', 'utf8')
+      .split('\n')
+      .find((line) => line.startsWith(`${RUN_AS_USER}:`));
+    const [, , uid, gid] = entry?.split(':') ?? [];
+    if (uid === undefined || gid === undefined) throw new Error(`no user ${RUN_AS_USER} in /etc/passwd`);
+    return { uid: Number.parseInt(uid, 10), gid: Number.parseInt(gid, 10) };
   };
   try {
     return await lookup();
