@@ -1,8 +1,13 @@
-import { Ajv, type ErrorObject, type ValidateFunction } from 'ajv';
+import { Ajv, type ValidateFunction } from 'ajv';
+import { _ } from 'ajv/dist/compile/codegen/index.js';
+import standaloneModule from 'ajv/dist/standalone/index.js';
 import type { Ajv2019 } from 'ajv/dist/2019.js';
 import type { Ajv2020 } from 'ajv/dist/2020.js';
 import addFormatsModule from 'ajv-formats';
 import { createRequire } from 'node:module';
+import { formatSchemaErrors } from './validator.ts';
+
+export { formatSchemaErrors };
 
 /**
  * JSON Schema compilation for plugin inputs and outputs, as lenient as real plugins need:
@@ -11,8 +16,12 @@ import { createRequire } from 'node:module';
  * other drafts are read as 07). Compiled validators are cached by schema text.
  */
 
-// ajv-formats is CommonJS; under NodeNext its default import is the module object.
+// ajv-formats and ajv's standalone module are CommonJS; under NodeNext their default
+// import is the module object.
 const addFormats = addFormatsModule as unknown as (ajv: Ajv) => Ajv;
+const standaloneCode = (
+  standaloneModule as unknown as { default: (ajv: Ajv, validate: ValidateFunction) => string }
+).default;
 
 type Draft = 'draft-07' | '2019-09' | '2020-12';
 
@@ -32,7 +41,14 @@ function ajvFor(draft: Draft): Ajv {
   if (!ajv) {
     // The meta-schema check costs ~40 ms on first use: it runs once, at registration
     // (checkSchema below), not on every run's compile.
-    const options = { strict: false, allErrors: true, validateSchema: false } as const;
+    // `code.source` keeps each validator's source for standalone export; format checks are
+    // then required from ajv-formats by the generated code.
+    const options = {
+      strict: false,
+      allErrors: true,
+      validateSchema: false,
+      code: { source: true, formats: _`require("ajv-formats/dist/formats").fullFormats` },
+    } as const;
     // The 2019-09 and 2020-12 classes load only when a schema asks for them (ajv is CommonJS).
     const require = createRequire(import.meta.url);
     if (draft === '2020-12') {
@@ -82,25 +98,15 @@ export function compileSchema(schema: unknown): ValidateFunction {
   return validate;
 }
 
-/** `/user must be string; /count must be >= 1`: one line, every violation with its path. */
-export function formatSchemaErrors(errors: readonly ErrorObject[] | null | undefined): string {
-  if (!errors || errors.length === 0) return 'invalid';
-  return errors
-    .map((error) => {
-      const where = error.instancePath || '/';
-      if (error.keyword === 'additionalProperties') {
-        return `${where} has unknown property "${String(error.params.additionalProperty)}"`;
-      }
-      if (error.keyword === 'required') {
-        return `${where} must have property "${String(error.params.missingProperty)}"`;
-      }
-      return `${where} ${error.message ?? 'is invalid'}`;
-    })
-    .join('; ');
-}
-
 /** Validates a value; null when it is valid, else the formatted violations. */
 export function checkAgainst(schema: unknown, value: unknown): string | null {
   const validate = compileSchema(schema);
   return validate(value) ? null : formatSchemaErrors(validate.errors);
+}
+
+/** A schema's validator as standalone CommonJS code, for validator.ts to load later. */
+export function standaloneValidator(schema: unknown): string {
+  const validate = compileSchema(schema);
+  const { draft } = normalise(schema);
+  return standaloneCode(ajvFor(draft), validate);
 }

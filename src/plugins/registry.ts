@@ -11,7 +11,7 @@ import {
 } from '../store/queries/plugins.ts';
 import type { Queryable } from '../store/store.ts';
 import { BUILTIN_ACTIONS } from './builtins.ts';
-import { describePlugin, type PluginDescription } from './description.ts';
+import type { PluginDescription } from './description.ts';
 import type { RunnablePlugin } from './run-plugin.ts';
 
 const NAME_PATTERN = /^[A-Za-z0-9][A-Za-z0-9_.-]{0,127}$/;
@@ -59,8 +59,8 @@ export async function registerPlugin(
 ): Promise<PluginRow> {
   checkPluginName(request.name);
   const location = checkExecutable(request.location);
-  const description = await describePlugin(location);
-  return upsertPlugin(db, { name: request.name, location, description, source: request.source });
+  const { description, validators } = await describeAndCompile(location);
+  return upsertPlugin(db, { name: request.name, location, description, source: request.source, validators });
 }
 
 export async function unregisterPlugin(db: Queryable, name: string): Promise<void> {
@@ -69,8 +69,32 @@ export async function unregisterPlugin(db: Queryable, name: string): Promise<voi
   }
 }
 
+/**
+ * Runs `PATH schema` and compiles the inputs and outputs schemas to standalone validators.
+ * Loaded on demand: a run needs neither the describer nor ajv.
+ */
+async function describeAndCompile(
+  location: string,
+): Promise<{ description: PluginDescription; validators: NonNullable<RunnablePlugin['validators']> }> {
+  const [{ describePlugin }, { standaloneValidator }] = await Promise.all([
+    import('./description.ts'),
+    import('./json-schema.ts'),
+  ]);
+  const description = await describePlugin(location);
+  const validators: NonNullable<RunnablePlugin['validators']> = {
+    inputs: standaloneValidator(description.inputs),
+  };
+  if (description.outputs !== undefined) validators.outputs = standaloneValidator(description.outputs);
+  return { description, validators };
+}
+
 export function toRunnable(row: PluginRow): RunnablePlugin {
-  return { name: row.name, location: row.location, description: row.description as PluginDescription };
+  return {
+    name: row.name,
+    location: row.location,
+    description: row.description as PluginDescription,
+    validators: row.validators,
+  };
 }
 
 export async function loadPlugin(db: Queryable, name: string): Promise<RunnablePlugin> {
@@ -117,7 +141,7 @@ export async function registerDirectory(db: Queryable, dir: string): Promise<Dir
   await Promise.all(
     files.map(async (file) => {
       try {
-        const description = await describePlugin(file);
+        const { description, validators } = await describeAndCompile(file);
         checkPluginName(description.name);
         result.registered.push(
           await upsertPlugin(db, {
@@ -125,6 +149,7 @@ export async function registerDirectory(db: Queryable, dir: string): Promise<Dir
             location: file,
             description,
             source: 'tasks-dir',
+            validators,
           }),
         );
       } catch (error) {

@@ -9,7 +9,7 @@ import { judgeRun, type RunVerdict } from '../protocol/outcome.ts';
 import { StepState } from '../protocol/states.ts';
 import type { PluginDescription } from './description.ts';
 import { pluginEnvironment } from './environment.ts';
-import { checkAgainst } from './json-schema.ts';
+import { formatSchemaErrors, loadValidator } from './validator.ts';
 import type { OutputLine } from './output.ts';
 import { spawnPlugin, type SpawnResult } from './spawn.ts';
 
@@ -20,6 +20,8 @@ export interface RunnablePlugin {
   name: string;
   location: string;
   description: PluginDescription;
+  /** Standalone validation code compiled at registration; without it, ajv compiles. */
+  validators?: { inputs?: string; outputs?: string };
 }
 
 export interface PluginRunRequest {
@@ -51,9 +53,23 @@ export function timeoutFor(plugin: RunnablePlugin, override?: number): number {
   return typeof own === 'number' && own > 0 ? Math.round(own * 1000) : DEFAULT_TIMEOUT_MS;
 }
 
+async function check(
+  plugin: RunnablePlugin,
+  key: 'inputs' | 'outputs',
+  value: unknown,
+): Promise<string | null> {
+  const code = plugin.validators?.[key];
+  if (code) {
+    const validate = loadValidator(code);
+    return validate(value) ? null : formatSchemaErrors(validate.errors);
+  }
+  const { checkAgainst } = await import('./json-schema.ts');
+  return checkAgainst(plugin.description[key], value);
+}
+
 /** The data a plugin would refuse, as one line of violations by path; null when valid. */
-export function checkPluginData(plugin: RunnablePlugin, data: unknown): string | null {
-  return checkAgainst(plugin.description.inputs, data);
+export function checkPluginData(plugin: RunnablePlugin, data: unknown): Promise<string | null> {
+  return check(plugin, 'inputs', data);
 }
 
 /**
@@ -64,7 +80,7 @@ export function checkPluginData(plugin: RunnablePlugin, data: unknown): string |
  */
 export async function runPlugin(request: PluginRunRequest): Promise<PluginRunOutcome> {
   const { plugin } = request;
-  const invalid = checkPluginData(plugin, request.data);
+  const invalid = await checkPluginData(plugin, request.data);
   if (invalid) {
     return {
       state: StepState.CLIENT_ERROR,
@@ -107,7 +123,7 @@ export async function runPlugin(request: PluginRunRequest): Promise<PluginRunOut
   });
 
   const outputs = plugin.description.outputs;
-  const outputErrors = result && outputs !== undefined ? checkAgainst(outputs, result) : null;
+  const outputErrors = result && outputs !== undefined ? await check(plugin, 'outputs', result) : null;
   const verdict = judgeRun(end, result, outputErrors);
   return {
     ...verdict,

@@ -1,12 +1,7 @@
 import { randomUUID } from 'node:crypto';
 import type { OutputLine } from '../plugins/output.ts';
 import { sharedFifoPool } from '../plugins/fifo-pool.ts';
-import {
-  checkPluginData,
-  runPlugin,
-  type PluginRunOutcome,
-  type RunnablePlugin,
-} from '../plugins/run-plugin.ts';
+import { runPlugin, type PluginRunOutcome, type RunnablePlugin } from '../plugins/run-plugin.ts';
 import { StepState } from '../protocol/states.ts';
 import { finishRun, insertRun, type RunOrigin } from '../store/queries/runs.ts';
 import type { Store } from '../store/store.ts';
@@ -111,9 +106,6 @@ export async function executeCreatedRun(
 /** Creates and runs at once (the CLI's path): the run is stored RUNNING from the start. */
 export async function executeRun(request: ExecuteRequest): Promise<ExecutedRun> {
   sharedFifoPool().prefill();
-  const created = createRun(request, StepState.RUNNING);
-  // Compile the plugin's inputs schema while the insert is on its way (cached for the run).
-  checkPluginData(request.plugin, request.data);
-  const runId = await created;
+  const runId = await createRun(request, StepState.RUNNING);
   return executeCreatedRun({ ...request, runId, createdRunning: true });
 }

@@ -52,8 +52,8 @@ const asyncQuery = {
 } as const;
 
 /** Invalid data is refused before any run is created, naming the field. */
-function checkData(plugin: RunnablePlugin, data: unknown, where: string): void {
-  const problems = checkPluginData(plugin, data);
+async function checkData(plugin: RunnablePlugin, data: unknown, where: string): Promise<void> {
+  const problems = await checkPluginData(plugin, data);
   if (problems) {
     // Violations come as `/x must …` (root: `/ must …`); name them from the body down.
     const located = problems.replace(/(^|; )\/( |(?=[^ ]))/g, (_all, start: string, rootSpace: string) =>
@@ -147,7 +147,7 @@ export function pluginRoutes(app: FastifyInstance, deps: ServerDeps, inflight: I
     async (request, reply) => {
       const plugin = await loadPlugin(store, (request.params as { name: string }).name);
       const { data } = request.body as { data: unknown };
-      checkData(plugin, data, 'body/data');
+      await checkData(plugin, data, 'body/data');
       const runId = await createRun(base(plugin, data));
       if ((request.query as { async: boolean }).async) {
         inflight.track((signal) => executeCreatedRun({ ...base(plugin, data), runId, signal }));
@@ -180,7 +180,7 @@ export function pluginRoutes(app: FastifyInstance, deps: ServerDeps, inflight: I
     async (request, reply) => {
       const plugin = await loadPlugin(store, (request.params as { name: string }).name);
       const { items, max_concurrent } = request.body as { items: unknown[]; max_concurrent: number };
-      items.forEach((data, index) => checkData(plugin, data, `body/items/${index}`));
+      for (const [index, data] of items.entries()) await checkData(plugin, data, `body/items/${index}`);
       const limit = resolveConcurrency(max_concurrent, 'max_concurrent');
       const batchId = randomUUID();
       const runIds = await Promise.all(items.map((data) => createRun({ ...base(plugin, data), batchId })));
