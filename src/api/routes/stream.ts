@@ -12,6 +12,17 @@ export const CLOSE_NORMAL = 1000;
 export const CLOSE_SLOW_CONSUMER = 4008;
 export const CLOSE_SERVER_ERROR = 1011;
 
+// One event goes to every subscriber of its run: serialise it once, not once per socket.
+const serialised = new WeakMap<StreamEvent, string>();
+function serialise(event: StreamEvent): string {
+  let text = serialised.get(event);
+  if (text === undefined) {
+    text = JSON.stringify(event);
+    serialised.set(event, text);
+  }
+  return text;
+}
+
 /** The newest event seq known here: stored, or appended in this process and not yet stored. */
 async function lastKnownSeq(deps: ServerDeps, id: string): Promise<number> {
   const { rows } = await deps.store.query<{ last: string }>(
@@ -107,7 +118,7 @@ export function streamRoutes(app: FastifyInstance, deps: ServerDeps): void {
               close(CLOSE_SLOW_CONSUMER, `too slow: resume with ?since=${event.seq - 1}`);
               return;
             }
-            socket.send(JSON.stringify(event));
+            socket.send(serialise(event));
           },
           onEnd: () => close(CLOSE_NORMAL, 'run finished'),
           onError: (error) => {
