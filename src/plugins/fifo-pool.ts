@@ -68,6 +68,11 @@ export class FifoPool {
     if (this.known.length < this.batch / 2) void this.refill().catch(() => undefined);
   }
 
+  /** Resolves once no background refill is under way. */
+  async settle(): Promise<void> {
+    await this.refilling?.catch(() => undefined);
+  }
+
   async take(): Promise<string> {
     for (;;) {
       const claimed = this.claim();

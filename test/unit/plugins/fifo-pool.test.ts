@@ -10,6 +10,7 @@ test('pools sharing a directory (two processes) never hand out the same FIFO', a
   const a = new FifoPool(8, dir);
   const b = new FifoPool(8, dir);
   const taken = await Promise.all(Array.from({ length: 40 }, (_, i) => (i % 2 === 0 ? a : b).take()));
+  await Promise.all([a.settle(), b.settle()]);
   assert.equal(new Set(taken).size, taken.length, 'every FIFO handed out once');
   for (const file of taken) assert.ok(fs.statSync(file).isFIFO(), `${file} is a FIFO`);
   assert.ok(
