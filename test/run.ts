@@ -26,6 +26,17 @@ function findTests(dir: string): string[] {
   });
 }
 
+// The fixture plugins are bash and python scripts that use these tools.
+const TOOLS = ['bash', 'python3', 'jq', 'mkfifo'];
+const searchPath = (process.env.PATH ?? '').split(path.delimiter);
+const missing = TOOLS.filter((tool) => !searchPath.some((dir) => fs.existsSync(path.join(dir, tool))));
+if (missing.length > 0) {
+  console.error(
+    `npm test: the fixture plugins need ${missing.join(', ')} on PATH (Debian: apt-get install ${missing.join(' ')})`,
+  );
+  process.exit(2);
+}
+
 const root = path.dirname(new URL(import.meta.url).pathname);
 const files = process.argv.slice(2).length > 0 ? process.argv.slice(2) : findTests(root).sort();
 
