@@ -38,10 +38,6 @@ export class InflightRuns {
     void promise.finally(() => this.runs.delete(promise));
   }
 
-  get size(): number {
-    return this.runs.size;
-  }
-
   async abortAll(): Promise<void> {
     for (const controller of this.runs.values()) controller.abort();
     await Promise.all(this.runs.keys());

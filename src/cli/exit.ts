@@ -1,13 +1,9 @@
 import { exitCodeOf, toTaskhostError } from '../errors.ts';
 
 /**
- * The only place that ends the process. Errors print as one line, `taskhost: message`,
+ * Ends the process on an error. Errors print as one line, `taskhost: message`,
  * never a stack trace (set TASKHOST_DEBUG=1 to see the cause of an internal error).
  */
-export function exitWith(code: number): never {
-  process.exit(code);
-}
-
 export function failAndExit(error: unknown): never {
   const known = toTaskhostError(error);
   process.stderr.write(`taskhost: ${known.message.split('\n')[0]}\n`);
