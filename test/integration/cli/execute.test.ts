@@ -11,6 +11,7 @@ import {
   type CliResult,
 } from '../../helpers/cli.ts';
 import { fixturePath, tempDir } from '../../helpers/plugin-fixtures.ts';
+import type { Envelope as RunEnvelope } from '../../helpers/api-server.ts';
 import { createTestDatabase } from '../../helpers/store.ts';
 
 /**
@@ -23,15 +24,8 @@ const database = await createTestDatabase();
 const env = cliEnv({ DATABASE_URL: database.url });
 const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/;
 
-interface Envelope {
-  status: number;
-  reason: string;
-  payload: unknown;
-  state: string;
-  error: string | null;
-  run_id: string;
-  line?: number;
-}
+/** The envelope `execute` prints; in a batch, each also names its input line. */
+type Envelope = RunEnvelope & { line?: number };
 
 interface EventRow {
   seq: string;
