@@ -1,5 +1,6 @@
 import type { FastifyError, FastifyInstance } from 'fastify';
 import { httpStatusOf, isTaskhostError } from '../errors.ts';
+import { formatSchemaErrors } from '../plugins/validator.ts';
 
 /**
  * Errors leave the API as µTask's body `{"error": message}` plus our `code`. Request
@@ -12,19 +13,7 @@ export function installErrorHandler(app: FastifyInstance): void {
       return reply.status(httpStatusOf(error.code)).send({ error: error.message, code: error.code });
     }
     if (error.validation) {
-      const where = error.validationContext ?? 'request';
-      const details = error.validation
-        .map((issue) => {
-          const path = `${where}${issue.instancePath || ''}`;
-          if (issue.keyword === 'required') {
-            return `${path} must have property "${String(issue.params.missingProperty)}"`;
-          }
-          if (issue.keyword === 'additionalProperties') {
-            return `${path} has unknown property "${String(issue.params.additionalProperty)}"`;
-          }
-          return `${path} ${issue.message ?? 'is invalid'}`;
-        })
-        .join('; ');
+      const details = formatSchemaErrors(error.validation, error.validationContext ?? 'request');
       return reply.status(400).send({ error: details, code: 'TH_REQUEST_INVALID' });
     }
     if (error.statusCode && error.statusCode >= 400 && error.statusCode < 500) {

@@ -7,8 +7,6 @@ import addFormatsModule from 'ajv-formats';
 import { createRequire } from 'node:module';
 import { formatSchemaErrors } from './validator.ts';
 
-export { formatSchemaErrors };
-
 /**
  * JSON Schema compilation for plugin inputs and outputs, as lenient as real plugins need:
  * unknown keywords are ignored (a shell heredoc that expands `$schema` to nothing leaves an
@@ -98,10 +96,10 @@ export function compileSchema(schema: unknown): ValidateFunction {
   return validate;
 }
 
-/** Validates a value; null when it is valid, else the formatted violations. */
-export function checkAgainst(schema: unknown, value: unknown): string | null {
+/** Validates a value; null when it is valid, else the formatted violations (see formatSchemaErrors). */
+export function checkAgainst(schema: unknown, value: unknown, prefix = ''): string | null {
   const validate = compileSchema(schema);
-  return validate(value) ? null : formatSchemaErrors(validate.errors);
+  return validate(value) ? null : formatSchemaErrors(validate.errors, prefix);
 }
 
 /** A schema's validator as standalone CommonJS code, for validator.ts to load later. */

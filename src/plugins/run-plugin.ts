@@ -57,19 +57,23 @@ async function check(
   plugin: RunnablePlugin,
   key: 'inputs' | 'outputs',
   value: unknown,
+  prefix = '',
 ): Promise<string | null> {
   const code = plugin.validators?.[key];
   if (code) {
     const validate = loadValidator(code);
-    return validate(value) ? null : formatSchemaErrors(validate.errors);
+    return validate(value) ? null : formatSchemaErrors(validate.errors, prefix);
   }
   const { checkAgainst } = await import('./json-schema.ts');
-  return checkAgainst(plugin.description[key], value);
+  return checkAgainst(plugin.description[key], value, prefix);
 }
 
-/** The data a plugin would refuse, as one line of violations by path; null when valid. */
-export function checkPluginData(plugin: RunnablePlugin, data: unknown): Promise<string | null> {
-  return check(plugin, 'inputs', data);
+/**
+ * The data a plugin would refuse, as one line of violations by path (from `prefix`, e.g.
+ * `body/data`, when given); null when valid.
+ */
+export function checkPluginData(plugin: RunnablePlugin, data: unknown, prefix = ''): Promise<string | null> {
+  return check(plugin, 'inputs', data, prefix);
 }
 
 /**

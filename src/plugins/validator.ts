@@ -31,12 +31,18 @@ export function loadValidator(code: string): Validator {
   return validator;
 }
 
-/** `/user must be string; /count must be >= 1`: one line, every violation with its path. */
-export function formatSchemaErrors(errors: readonly ErrorObject[] | null | undefined): string {
+type Violation = Pick<ErrorObject, 'keyword' | 'instancePath' | 'params' | 'message'>;
+
+/**
+ * `/user must be string; /count must be >= 1`: one line, every violation with its path.
+ * With a `prefix` the paths start there (`body/data/user`, `body/data` for the root), as
+ * the API names the fields of a request.
+ */
+export function formatSchemaErrors(errors: readonly Violation[] | null | undefined, prefix = ''): string {
   if (!errors || errors.length === 0) return 'invalid';
   return errors
     .map((error) => {
-      const where = error.instancePath || '/';
+      const where = `${prefix}${error.instancePath}` || '/';
       if (error.keyword === 'additionalProperties') {
         return `${where} has unknown property "${String(error.params.additionalProperty)}"`;
       }

@@ -3,6 +3,7 @@ import { createHash } from 'node:crypto';
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
+import { setTimeout as sleep } from 'node:timers/promises';
 import { promisify } from 'node:util';
 import type pg from 'pg';
 import { TaskhostError } from '../errors.ts';
@@ -92,8 +93,6 @@ async function loadBinaries(): Promise<Binaries> {
     );
   }
 }
-
-const sleep = (ms: number): Promise<void> => new Promise((resolve) => setTimeout(resolve, ms));
 
 function isPostgresProcess(pid: number): boolean {
   try {

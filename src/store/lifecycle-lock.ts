@@ -1,7 +1,6 @@
 import net from 'node:net';
+import { setTimeout as sleep } from 'node:timers/promises';
 import { TaskhostError } from '../errors.ts';
-
-const sleep = (ms: number): Promise<void> => new Promise((resolve) => setTimeout(resolve, ms));
 
 /**
  * Holds the lifecycle lock `name` while `fn` runs. The lock is an abstract Unix socket

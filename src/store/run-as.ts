@@ -25,7 +25,7 @@ export async function postgresIdentity(): Promise<Identity | null> {
   if (process.getuid?.() !== 0) return null;
   // Read from /etc/passwd rather than by spawning `id`: two spawns cost ~35 ms of every
   // CLI start as root. The user is a local system account, never one from a directory.
-  const lookup = async (): Promise<Identity> => {
+  const lookup = (): Identity => {
     const entry = fs
       .readFileSync('/etc/passwd', 'utf8')
       .split('\n')
@@ -35,7 +35,7 @@ export async function postgresIdentity(): Promise<Identity | null> {
     return { uid: Number.parseInt(uid, 10), gid: Number.parseInt(gid, 10) };
   };
   try {
-    return await lookup();
+    return lookup();
   } catch {
     try {
       await execFileAsync('groupadd', ['--system', RUN_AS_USER]).catch(() => undefined);
@@ -48,7 +48,7 @@ export async function postgresIdentity(): Promise<Identity | null> {
         '/usr/sbin/nologin',
         RUN_AS_USER,
       ]);
-      return await lookup();
+      return lookup();
     } catch (error) {
       throw new TaskhostError(
         'TH_STORE_UNAVAILABLE',

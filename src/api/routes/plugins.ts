@@ -53,13 +53,9 @@ const asyncQuery = {
 
 /** Invalid data is refused before any run is created, naming the field. */
 async function checkData(plugin: RunnablePlugin, data: unknown, where: string): Promise<void> {
-  const problems = await checkPluginData(plugin, data);
+  const problems = await checkPluginData(plugin, data, where);
   if (problems) {
-    // Violations come as `/x must …` (root: `/ must …`); name them from the body down.
-    const located = problems.replace(/(^|; )\/( |(?=[^ ]))/g, (_all, start: string, rootSpace: string) =>
-      rootSpace === ' ' ? `${start}${where} ` : `${start}${where}/`,
-    );
-    throw new TaskhostError('TH_PLUGIN_DATA_INVALID', `invalid data for plugin ${plugin.name}: ${located}`);
+    throw new TaskhostError('TH_PLUGIN_DATA_INVALID', `invalid data for plugin ${plugin.name}: ${problems}`);
   }
 }
 
