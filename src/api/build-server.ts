@@ -1,16 +1,18 @@
 import swagger from '@fastify/swagger';
 import websocket from '@fastify/websocket';
 import Fastify, { type FastifyInstance } from 'fastify';
+import { VERSION } from '../version.ts';
 import { installErrorHandler } from './error-handler.ts';
 import { monitoringRoutes } from './routes/monitoring.ts';
 import { pluginRoutes } from './routes/plugins.ts';
 import { runRoutes } from './routes/runs.ts';
 import { streamRoutes } from './routes/stream.ts';
-import { InflightRuns, type ServerDeps } from './services.ts';
+import { RunSupervisor } from '../runs/supervisor.ts';
+import type { ServerDeps } from './services.ts';
 
 /**
  * Builds the API without listening (tests drive it over a real socket on port 0; `serve`
- * listens on the configured address). Closing it aborts and awaits the runs it started.
+ * listens on the configured address). Closing it cancels and awaits the runs it started.
  */
 export async function buildServer(deps: ServerDeps): Promise<FastifyInstance> {
   const app = Fastify({
@@ -24,7 +26,7 @@ export async function buildServer(deps: ServerDeps): Promise<FastifyInstance> {
       info: {
         title: 'taskhost',
         description: 'Action plugins, runs and their live streams.',
-        version: '0.1.0',
+        version: VERSION,
       },
     },
   });
@@ -34,12 +36,19 @@ export async function buildServer(deps: ServerDeps): Promise<FastifyInstance> {
     if (route.websocket && route.schema) route.schema.hide = false;
   });
 
-  const inflight = new InflightRuns();
-  app.addHook('onClose', async () => {
-    await inflight.abortAll();
+  // Runs that fail in the background are logged, never swallowed.
+  const supervisor =
+    deps.supervisor ?? new RunSupervisor((error) => app.log.error({ err: error }, 'run failed'));
+  app.addHook('preClose', async () => {
+    // Cancel every run (plugins terminated, unstarted batch items recorded as cancelled)
+    // before fastify waits for open requests, so a sync run does not hold the close.
+    supervisor.cancelAll('the server is stopping');
+    if (!(await supervisor.settle(deps.config.shutdownGraceMs))) {
+      app.log.error(`runs still not recorded ${deps.config.shutdownGraceMs} ms after the stop; leaving them`);
+    }
   });
   monitoringRoutes(app);
-  pluginRoutes(app, deps, inflight);
+  pluginRoutes(app, { ...deps, supervisor });
   runRoutes(app, deps);
   streamRoutes(app, deps);
   return app;

@@ -1,6 +1,7 @@
 import type { FastifyError, FastifyInstance } from 'fastify';
 import { httpStatusOf, isTaskhostError } from '../errors.ts';
-import { formatSchemaErrors } from '../plugins/validator.ts';
+import { formatSchemaErrors } from '../plugins/schema-errors.ts';
+import { isTransientStoreError } from '../store/transient.ts';
 
 /**
  * Errors leave the API as µTask's body `{"error": message}` plus our `code`. Request
@@ -15,6 +16,14 @@ export function installErrorHandler(app: FastifyInstance): void {
     if (error.validation) {
       const details = formatSchemaErrors(error.validation, error.validationContext ?? 'request');
       return reply.status(400).send({ error: details, code: 'TH_REQUEST_INVALID' });
+    }
+    if (isTransientStoreError(error)) {
+      // PostgreSQL restarting or out of reach: the client may try again.
+      request.log.warn({ err: error }, 'store unavailable');
+      return reply
+        .status(503)
+        .header('retry-after', '1')
+        .send({ error: 'the store is unavailable; try again', code: 'TH_STORE_UNAVAILABLE' });
     }
     if (error.statusCode && error.statusCode >= 400 && error.statusCode < 500) {
       return reply.status(error.statusCode).send({ error: error.message, code: 'TH_REQUEST_INVALID' });

@@ -1,3 +1,5 @@
+import type { Instance } from '../runs/instance.ts';
+import type { RunSupervisor } from '../runs/supervisor.ts';
 import type { Store } from '../store/store.ts';
 import type { EventHub } from '../stream/hub.ts';
 
@@ -7,6 +9,8 @@ export interface ServerConfig {
   /** A stream subscriber with more than this unsent is closed with the resume code. */
   wsMaxBufferedBytes: number;
   wsPingIntervalMs: number;
+  /** On close, how long cancelled runs get to end and be stored before the server stops anyway. */
+  shutdownGraceMs: number;
   logLevel: string;
 }
 
@@ -14,32 +18,19 @@ export const DEFAULT_SERVER_CONFIG: ServerConfig = {
   outputCapBytes: 1024 * 1024,
   wsMaxBufferedBytes: 1024 * 1024,
   wsPingIntervalMs: 30_000,
+  shutdownGraceMs: 15_000,
   logLevel: 'warn',
 };
 
 /**
- * What the routes share: the store, the event hub, the config, and the runs this server
- * has in flight (aborted and awaited when it closes, so each ends stored).
+ * What the routes share: the store, the event hub, the config, the server's instance (the
+ * owner of its runs) and the supervisor of the runs it has in flight (cancelled and
+ * awaited when it closes, so each ends stored).
  */
 export interface ServerDeps {
   store: Store;
   hub: EventHub;
   config: ServerConfig;
-}
-
-export class InflightRuns {
-  private readonly runs = new Map<Promise<unknown>, AbortController>();
-
-  /** Starts background work that is aborted when the server closes. */
-  track(start: (signal: AbortSignal) => Promise<unknown>): void {
-    const controller = new AbortController();
-    const promise = start(controller.signal).catch(() => undefined);
-    this.runs.set(promise, controller);
-    void promise.finally(() => this.runs.delete(promise));
-  }
-
-  async abortAll(): Promise<void> {
-    for (const controller of this.runs.values()) controller.abort();
-    await Promise.all(this.runs.keys());
-  }
+  owner?: Instance | null;
+  supervisor?: RunSupervisor;
 }

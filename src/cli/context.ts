@@ -1,4 +1,6 @@
 import path from 'node:path';
+import type { Instance } from '../runs/instance.ts';
+import type { RunSupervisor } from '../runs/supervisor.ts';
 import type { StoreOptions } from '../store/open.ts';
 import type { Store } from '../store/store.ts';
 
@@ -8,42 +10,89 @@ export interface StoreFlags {
   databaseUrl?: string;
 }
 
+/**
+ * Where the store is. Progress notices (creating the embedded cluster on first use) go to
+ * a terminal only: a script reading stderr sees errors, and nothing else.
+ */
 export function storeOptions(flags: StoreFlags): StoreOptions {
   return {
     databaseUrl: flags.databaseUrl || process.env.DATABASE_URL || undefined,
     dataRoot: path.resolve(flags.dataDir ?? '.taskhost'),
-    notify: (message) => process.stderr.write(`taskhost: ${message}\n`),
+    notify: process.stderr.isTTY ? (message) => process.stderr.write(`taskhost: ${message}\n`) : undefined,
   };
 }
 
+/** What a command that uses the store gets. */
+export interface CommandContext {
+  store: Store;
+  /** Aborted on the first Ctrl-C or SIGTERM. */
+  signal: AbortSignal;
+  /** The runs this command starts (cancelled and awaited on a signal). */
+  supervisor: RunSupervisor;
+  /** This process as the owner of its runs (registered with the first). */
+  owner: Instance;
+}
+
+/** How long a second Ctrl-C waits for the killed plugins' runs to be recorded. */
+const HURRIED_EXIT_MS = 3000;
+
 /**
  * Opens the store for one command and always closes it (which stops the embedded cluster
- * when this process was its last user). The first Ctrl-C aborts `signal`, so a running
- * plugin is killed and its run stored as cancelled; a second one leaves at once.
+ * when this process was its last user). Before the command, whatever a dead taskhost
+ * process left running on this host is re-collected (runs/recollect.ts).
+ *
+ * Signals: the first Ctrl-C (or SIGTERM) cancels the command's runs: their plugins' groups
+ * are terminated and the runs stored as cancelled, then the command ends. A second one
+ * SIGKILLs every plugin group at once, gives the runs a moment to be recorded, and leaves.
  */
 export async function withStore<T>(
   flags: StoreFlags,
-  fn: (store: Store, signal: AbortSignal) => Promise<T>,
+  fn: (context: CommandContext) => Promise<T>,
 ): Promise<T> {
-  const { openStore } = await import('../store/open.ts');
+  const [{ openStore }, { Instance }, { RunSupervisor }, { recollectLocalRuns }, { killAllPluginGroups }] =
+    await Promise.all([
+      import('../store/open.ts'),
+      import('../runs/instance.ts'),
+      import('../runs/supervisor.ts'),
+      import('../runs/recollect.ts'),
+      import('../plugins/spawn.ts'),
+    ]);
   const store = await openStore(storeOptions(flags));
-  const controller = new AbortController();
+  const supervisor = new RunSupervisor((error) =>
+    process.stderr.write(`taskhost: ${(error as Error).message ?? String(error)}\n`),
+  );
+  const owner = new Instance(store, 'cli');
   let interrupted: NodeJS.Signals | null = null;
   const onSignal = (signal: NodeJS.Signals): void => {
     if (interrupted) {
-      void store.close().finally(() => process.exit(130));
+      killAllPluginGroups();
+      void supervisor
+        .settle(HURRIED_EXIT_MS)
+        .then(() => Promise.race([store.close(), new Promise((resolve) => setTimeout(resolve, 1000))]))
+        .finally(() => process.exit(130));
       return;
     }
     interrupted = signal;
-    controller.abort();
+    supervisor.cancelAll(`taskhost received ${signal}`);
   };
   process.on('SIGINT', onSignal);
   process.on('SIGTERM', onSignal);
   try {
-    return await fn(store, controller.signal);
+    const recollected = await recollectLocalRuns(store, owner.id);
+    if (recollected.runs > 0 && process.stderr.isTTY) {
+      process.stderr.write(
+        `taskhost: ${recollected.runs} run(s) of a taskhost process that died were marked SERVER_ERROR` +
+          (recollected.groups > 0
+            ? ` and ${recollected.groups} plugin(s) it left running were killed\n`
+            : '\n'),
+      );
+    }
+    return await fn({ store, signal: supervisor.signal, supervisor, owner });
   } finally {
+    await supervisor.settle();
     process.off('SIGINT', onSignal);
     process.off('SIGTERM', onSignal);
+    await owner.stop();
     await store.close();
     if (interrupted) process.exit(interrupted === 'SIGINT' ? 130 : 143);
   }

@@ -1,13 +1,12 @@
 import { Command, Option } from 'commander';
 import { normaliseArgv } from './argv.ts';
 import { failAndExit } from './exit.ts';
+import { VERSION } from '../version.ts';
 
 /**
  * `taskhost`: the command line. Only commander is loaded up front; each command imports
  * what it needs when it runs, so `taskhost --help` starts fast.
  */
-
-const VERSION = '0.1.0';
 
 /** An option that can also be set by TASKHOST_<FLAG>. */
 function option(flags: string, description: string, env: string): Option {

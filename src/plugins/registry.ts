@@ -3,7 +3,7 @@ import path from 'node:path';
 import { TaskhostError } from '../errors.ts';
 import {
   deletePlugin,
-  getPlugin,
+  getPlugin as getPluginRow,
   listPlugins,
   upsertPlugin,
   type PluginRow,
@@ -14,13 +14,18 @@ import { BUILTIN_ACTIONS } from './builtins.ts';
 import type { PluginDescription } from './description.ts';
 import type { RunnablePlugin } from './run-plugin.ts';
 
-const NAME_PATTERN = /^[A-Za-z0-9][A-Za-z0-9_.-]{0,127}$/;
+/**
+ * A plugin name: Unicode letters and digits (`météo-天気`), with combining marks, `.`, `_` and
+ * `-`, starting with a letter or digit; at most 128 characters. Never `/`, whitespace or a
+ * control character: a name is a path segment of the API (percent-encoded in URLs).
+ */
+const NAME_PATTERN = /^[\p{L}\p{N}][\p{L}\p{N}\p{M}_.-]{0,127}$/u;
 
 export function checkPluginName(name: string): void {
-  if (!NAME_PATTERN.test(name)) {
+  if (!NAME_PATTERN.test(name.normalize('NFC'))) {
     throw new TaskhostError(
       'TH_REQUEST_INVALID',
-      `invalid plugin name "${name}": use letters, digits, ".", "_" and "-", starting with a letter or digit`,
+      `invalid plugin name ${JSON.stringify(name)}: use letters, digits, ".", "_" and "-" (no "/", spaces or control characters), starting with a letter or digit, at most 128 characters`,
     );
   }
   if (BUILTIN_ACTIONS.has(name)) {
@@ -49,6 +54,29 @@ export function checkExecutable(location: string): string {
   return absolute;
 }
 
+/** A plugin checked and described, ready to be stored. */
+export interface PreparedPlugin {
+  name: string;
+  location: string;
+  description: PluginDescription;
+}
+
+/**
+ * Everything registering needs but the store: checks the name and the file and runs
+ * `PATH schema`. A command calls it before opening the store, so a mistake costs nothing.
+ */
+export async function preparePlugin(request: { name: string; location: string }): Promise<PreparedPlugin> {
+  const name = request.name.normalize('NFC');
+  checkPluginName(name);
+  const location = checkExecutable(request.location);
+  return { name, location, description: await describe(location) };
+}
+
+/** Stores (or replaces) a prepared plugin in one statement: a failure leaves the old entry. */
+export function savePlugin(db: Queryable, plugin: PreparedPlugin, source: PluginSource): Promise<PluginRow> {
+  return upsertPlugin(db, { ...plugin, source });
+}
+
 /**
  * Registers (or replaces) a plugin: checks the name and the file, runs `PATH schema`, and
  * stores the entry in one statement. Any failure leaves a previous entry of that name intact.
@@ -57,35 +85,19 @@ export async function registerPlugin(
   db: Queryable,
   request: { name: string; location: string; source: PluginSource },
 ): Promise<PluginRow> {
-  checkPluginName(request.name);
-  const location = checkExecutable(request.location);
-  const { description, validators } = await describeAndCompile(location);
-  return upsertPlugin(db, { name: request.name, location, description, source: request.source, validators });
+  return savePlugin(db, await preparePlugin(request), request.source);
 }
 
 export async function unregisterPlugin(db: Queryable, name: string): Promise<void> {
-  if (!(await deletePlugin(db, name))) {
+  if (!(await deletePlugin(db, name.normalize('NFC')))) {
     throw new TaskhostError('TH_PLUGIN_NOT_FOUND', `no plugin named "${name}" is registered`);
   }
 }
 
-/**
- * Runs `PATH schema` and compiles the inputs and outputs schemas to standalone validators.
- * Loaded on demand: a run needs neither the describer nor ajv.
- */
-async function describeAndCompile(
-  location: string,
-): Promise<{ description: PluginDescription; validators: NonNullable<RunnablePlugin['validators']> }> {
-  const [{ describePlugin }, { standaloneValidator }] = await Promise.all([
-    import('./description.ts'),
-    import('./json-schema.ts'),
-  ]);
-  const description = await describePlugin(location);
-  const validators: NonNullable<RunnablePlugin['validators']> = {
-    inputs: standaloneValidator(description.inputs),
-  };
-  if (description.outputs !== undefined) validators.outputs = standaloneValidator(description.outputs);
-  return { description, validators };
+/** Runs `PATH schema` (loaded on demand: a run needs neither the describer nor ajv's meta-schemas). */
+async function describe(location: string): Promise<PluginDescription> {
+  const { describePlugin } = await import('./description.ts');
+  return describePlugin(location);
 }
 
 export function toRunnable(row: PluginRow): RunnablePlugin {
@@ -93,7 +105,6 @@ export function toRunnable(row: PluginRow): RunnablePlugin {
     name: row.name,
     location: row.location,
     description: row.description as PluginDescription,
-    validators: row.validators,
   };
 }
 
@@ -108,7 +119,12 @@ export async function loadPlugin(db: Queryable, name: string): Promise<RunnableP
   return toRunnable(row);
 }
 
-export { listPlugins, getPlugin };
+/** The registry entry of `name` (compared in Unicode NFC, as names are stored), or null. */
+export function getPlugin(db: Queryable, name: string): Promise<PluginRow | null> {
+  return getPluginRow(db, name.normalize('NFC'));
+}
+
+export { listPlugins };
 
 export interface DirectoryRegistration {
   registered: PluginRow[];
@@ -141,15 +157,15 @@ export async function registerDirectory(db: Queryable, dir: string): Promise<Dir
   await Promise.all(
     files.map(async (file) => {
       try {
-        const { description, validators } = await describeAndCompile(file);
-        checkPluginName(description.name);
+        const description = await describe(file);
+        const name = description.name.normalize('NFC');
+        checkPluginName(name);
         result.registered.push(
           await upsertPlugin(db, {
-            name: description.name,
+            name,
             location: file,
             description,
             source: 'tasks-dir',
-            validators,
           }),
         );
       } catch (error) {

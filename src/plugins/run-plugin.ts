@@ -9,7 +9,6 @@ import { judgeRun, type RunVerdict } from '../protocol/outcome.ts';
 import { StepState } from '../protocol/states.ts';
 import type { PluginDescription } from './description.ts';
 import { pluginEnvironment } from './environment.ts';
-import { formatSchemaErrors, loadValidator } from './validator.ts';
 import type { OutputLine } from './output.ts';
 import { spawnPlugin, type SpawnResult } from './spawn.ts';
 
@@ -20,8 +19,6 @@ export interface RunnablePlugin {
   name: string;
   location: string;
   description: PluginDescription;
-  /** Standalone validation code compiled at registration; without it, ajv compiles. */
-  validators?: { inputs?: string; outputs?: string };
 }
 
 export interface PluginRunRequest {
@@ -33,6 +30,8 @@ export interface PluginRunRequest {
   outputCapBytes?: number;
   killGraceMs?: number;
   onLine?: (line: OutputLine) => void;
+  /** The plugin is running as the leader of process group `pid`. */
+  onSpawn?: (pid: number) => void;
   signal?: AbortSignal;
 }
 
@@ -53,17 +52,16 @@ export function timeoutFor(plugin: RunnablePlugin, override?: number): number {
   return typeof own === 'number' && own > 0 ? Math.round(own * 1000) : DEFAULT_TIMEOUT_MS;
 }
 
+/**
+ * Validates against the plugin's `inputs` or `outputs`, compiled from the stored schema (and
+ * cached by its hash). ajv loads on first use: a command that runs no plugin never pays it.
+ */
 async function check(
   plugin: RunnablePlugin,
   key: 'inputs' | 'outputs',
   value: unknown,
   prefix = '',
 ): Promise<string | null> {
-  const code = plugin.validators?.[key];
-  if (code) {
-    const validate = loadValidator(code);
-    return validate(value) ? null : formatSchemaErrors(validate.errors, prefix);
-  }
   const { checkAgainst } = await import('./json-schema.ts');
   return checkAgainst(plugin.description[key], value, prefix);
 }
@@ -124,6 +122,7 @@ export async function runPlugin(request: PluginRunRequest): Promise<PluginRunOut
       if (parsed) result = parsed;
     },
     signal: request.signal,
+    onSpawn: request.onSpawn,
   });
 
   const outputs = plugin.description.outputs;

@@ -2,6 +2,7 @@ import { spawn as spawnChild } from 'node:child_process';
 import fs from 'node:fs';
 import net from 'node:net';
 import type { ProcessEnd } from '../protocol/outcome.ts';
+import { groupAlive, signalGroup } from '../system/processes.ts';
 import { sharedFifoPool, type FifoPool } from './fifo-pool.ts';
 import { LineSplitter, OutputLimiter, type DroppedOutput, type OutputLine } from './output.ts';
 
@@ -23,6 +24,9 @@ export interface SpawnRequest {
   onLine?: (line: OutputLine) => void;
   /** Every stdout line, uncapped: the protocol's result scan sees all of them. */
   onStdoutLine?: (text: string) => void;
+  /** The child is running as the leader of process group `pid` (to be recorded). */
+  onSpawn?: (pid: number) => void;
+  /** Aborting cancels the run: the group is terminated like on a timeout. */
   signal?: AbortSignal;
   fifos?: FifoPool;
 }
@@ -38,50 +42,128 @@ export interface SpawnResult extends ProcessEnd {
 const STDERR_TAIL_LINES = 10;
 const RESULT_LINE_MAX_BYTES = 16 * 1024 * 1024;
 const STDERR_TAIL_CHARS = 300;
+/** Between SIGKILLs of a group that is not gone yet, and how long to keep at it. */
+const REAP_INTERVAL_MS = 20;
+const REAP_LIMIT_MS = 10_000;
 
-function killGroup(pid: number, signal: NodeJS.Signals): void {
-  try {
-    process.kill(-pid, signal);
-  } catch {
-    // ESRCH: the whole group is gone already.
+/**
+ * The process groups of the plugins this process runs, so that a shutdown (a second
+ * Ctrl-C, a fatal error, `process.exit`) can kill them all at once: no plugin outlives its
+ * supervisor on a clean or hurried exit. A SIGKILL of the supervisor itself is covered by
+ * the next start (runs/recollect.ts), from what the run rows record.
+ */
+const liveGroups = new Set<number>();
+let exitHookInstalled = false;
+
+/** SIGKILLs every plugin group this process still runs (synchronous: safe in an exit hook). */
+export function killAllPluginGroups(): number {
+  for (const pgid of liveGroups) signalGroup(pgid, 'SIGKILL');
+  return liveGroups.size;
+}
+
+function trackGroup(pgid: number): void {
+  liveGroups.add(pgid);
+  if (!exitHookInstalled) {
+    exitHookInstalled = true;
+    process.on('exit', killAllPluginGroups);
   }
 }
 
 /** Opens a FIFO's read end (non-blocking) and its write end, then unlinks its path. */
-function openFifo(path: string): { read: number; write: number } {
+function openFifo(path: string, opened: number[]): { read: number; write: number } {
   const read = fs.openSync(path, fs.constants.O_RDONLY | fs.constants.O_NONBLOCK);
+  opened.push(read);
   const write = fs.openSync(path, fs.constants.O_WRONLY);
+  opened.push(write);
   fs.unlinkSync(path);
   return { read, write };
 }
 
 /** Writes the stdin document to a 0600 file, opens it, and unlinks it: only the fd remains. */
-function openStdinFile(pool: FifoPool, content: string): number {
+function openStdinFile(pool: FifoPool, content: string, opened: number[]): number {
   const path = pool.tempPath('stdin');
-  fs.writeFileSync(path, content, { mode: 0o600 });
   try {
-    return fs.openSync(path, fs.constants.O_RDONLY);
+    fs.writeFileSync(path, content, { mode: 0o600 });
+    const fd = fs.openSync(path, fs.constants.O_RDONLY);
+    opened.push(fd);
+    return fd;
   } finally {
-    fs.unlinkSync(path);
+    fs.rmSync(path, { force: true });
+  }
+}
+
+function closeAll(fds: readonly number[]): void {
+  for (const fd of fds) {
+    try {
+      fs.closeSync(fd);
+    } catch {
+      // already closed
+    }
+  }
+}
+
+function failedSpawn(request: SpawnRequest, message: string, started: number): SpawnResult {
+  return {
+    pid: null,
+    exitCode: null,
+    signal: null,
+    killReason: null,
+    cancelReason: null,
+    timeoutMs: request.timeoutMs,
+    spawnError: message,
+    stderrTail: [],
+    durationMs: performance.now() - started,
+    dropped: { lines: 0, bytes: 0 },
+    lingered: false,
+  };
+}
+
+/**
+ * Kills group `pgid` until it is gone: SIGKILL, then again every 20 ms while `kill(-pgid,
+ * 0)` finds a live member (a process forking as it dies), for at most 10 s.
+ */
+async function reapGroup(pgid: number): Promise<void> {
+  const deadline = performance.now() + REAP_LIMIT_MS;
+  while (groupAlive(pgid) && performance.now() < deadline) {
+    signalGroup(pgid, 'SIGKILL');
+    await new Promise((resolve) => setTimeout(resolve, REAP_INTERVAL_MS));
   }
 }
 
 /**
  * Owns one child process's whole life: spawns it without a shell in its own process group,
  * with a file as stdin and FIFOs as stdout and stderr (real pipes, see fifo-pool.ts);
- * delivers its output line by line; enforces the timeout (SIGTERM to the group, SIGKILL
- * after a grace) and the output cap; and resolves with how it ended, never rejecting.
+ * delivers its output line by line; enforces the timeout and cancellation (SIGTERM to the
+ * group, SIGKILL after a grace, repeated until the group is gone) and the output cap; kills
+ * whatever the child left in its group once it exits; and resolves with how it ended,
+ * never rejecting. Whatever it opened is closed, whatever happens.
  */
 export async function spawnPlugin(request: SpawnRequest): Promise<SpawnResult> {
+  const started = performance.now();
   const pool = request.fifos ?? sharedFifoPool();
   const killGraceMs = request.killGraceMs ?? 2000;
   const drainGraceMs = request.drainGraceMs ?? 200;
-  const [outPath, errPath] = await Promise.all([pool.take(), pool.take()]);
-  const started = performance.now();
 
-  const stdinFd = openStdinFile(pool, request.stdin);
-  const out = openFifo(outPath);
-  const err = openFifo(errPath);
+  // Every descriptor and path taken before the child runs: released on any failure.
+  const opened: number[] = [];
+  const claimed: string[] = [];
+  let stdinFd: number;
+  let out: { read: number; write: number };
+  let err: { read: number; write: number };
+  try {
+    claimed.push(await pool.take(), await pool.take());
+    stdinFd = openStdinFile(pool, request.stdin, opened);
+    out = openFifo(claimed[0] as string, opened);
+    err = openFifo(claimed[1] as string, opened);
+  } catch (error) {
+    closeAll(opened);
+    for (const path of claimed) fs.rmSync(path, { force: true });
+    return failedSpawn(
+      request,
+      `cannot set up the plugin's input and output: ${(error as Error).message}`,
+      started,
+    );
+  }
 
   const stderrTail: string[] = [];
   const limiter = new OutputLimiter(request.outputCapBytes, (line) => request.onLine?.(line));
@@ -110,20 +192,25 @@ export async function spawnPlugin(request: SpawnRequest): Promise<SpawnResult> {
     spawnError = `cannot execute ${request.file}: ${(error as Error).message}`;
   } finally {
     // The child has its own copies; ours must go so that EOF comes when it is done.
-    fs.closeSync(stdinFd);
-    fs.closeSync(out.write);
-    fs.closeSync(err.write);
+    closeAll([stdinFd, out.write, err.write]);
+  }
+  const pid = child?.pid ?? null;
+  if (pid !== null) {
+    trackGroup(pid);
+    request.onSpawn?.(pid);
   }
 
-  return new Promise<SpawnResult>((resolve) => {
-    const pid = child?.pid ?? null;
+  const end = await new Promise<Omit<SpawnResult, 'durationMs' | 'dropped'>>((resolve) => {
     let exitCode: number | null = null;
     let exitSignal: string | null = null;
     let killReason: ProcessEnd['killReason'] = null;
+    let cancelReason: string | null = null;
+    // A child without a pid failed to start: its 'error' event says why, then it is over.
     let exited = child === null;
     let lingered = false;
     let openStreams = 2;
     let done = false;
+    let killAt = 0;
     const timers: NodeJS.Timeout[] = [];
 
     const readers = [
@@ -147,43 +234,60 @@ export async function spawnPlugin(request: SpawnRequest): Promise<SpawnResult> {
       return { socket, close };
     });
 
-    const terminate = (reason: NonNullable<ProcessEnd['killReason']>): void => {
+    const terminate = (reason: NonNullable<ProcessEnd['killReason']>, why: string | null = null): void => {
       if (exited || pid === null || killReason) return;
       killReason = reason;
-      killGroup(pid, 'SIGTERM');
-      const hard = setTimeout(() => killGroup(pid, 'SIGKILL'), killGraceMs);
-      hard.unref();
-      timers.push(hard);
+      cancelReason = why;
+      killAt = performance.now() + killGraceMs;
+      signalGroup(pid, 'SIGTERM');
+      // Not cleared when the child exits: a grandchild that ignores SIGTERM and holds no
+      // pipe must get its SIGKILL too (maybeFinish waits for the group to be gone).
+      timers.push(setTimeout(() => signalGroup(pid, 'SIGKILL'), killGraceMs));
     };
 
-    const onAbort = (): void => terminate('cancelled');
+    const onAbort = (): void => {
+      const reason: unknown = request.signal?.reason;
+      terminate(
+        'cancelled',
+        reason instanceof Error ? reason.message : typeof reason === 'string' ? reason : null,
+      );
+    };
     if (request.signal) {
       if (request.signal.aborted) onAbort();
       else request.signal.addEventListener('abort', onAbort, { once: true });
     }
-    if (pid !== null) {
-      const timeout = setTimeout(() => terminate('timeout'), request.timeoutMs);
-      timers.push(timeout);
-    }
+    if (pid !== null) timers.push(setTimeout(() => terminate('timeout'), request.timeoutMs));
 
     function maybeFinish(): void {
       if (done || !exited || openStreams > 0) return;
       done = true;
-      for (const timer of timers) clearTimeout(timer);
       request.signal?.removeEventListener('abort', onAbort);
-      const dropped = limiter.finish();
-      resolve({
-        pid,
-        exitCode,
-        signal: exitSignal,
-        killReason,
-        timeoutMs: request.timeoutMs,
-        spawnError,
-        stderrTail,
-        durationMs: performance.now() - started,
-        dropped,
-        lingered,
-      });
+      const settle = (): void => {
+        for (const timer of timers) clearTimeout(timer);
+        if (pid !== null) liveGroups.delete(pid);
+        resolve({
+          pid,
+          exitCode,
+          signal: exitSignal,
+          killReason,
+          cancelReason,
+          timeoutMs: request.timeoutMs,
+          spawnError,
+          stderrTail,
+          lingered,
+        });
+      };
+      if (pid === null || !groupAlive(pid)) {
+        settle();
+        return;
+      }
+      // Something the plugin started is still in its group. After a kill, it gets the rest
+      // of its SIGTERM grace; otherwise (the plugin is done) it goes now. Either way the run
+      // ends only once the group is gone.
+      const grace = killReason ? Math.max(0, killAt - performance.now()) : 0;
+      const reap = (): void => void reapGroup(pid).then(settle);
+      if (grace > 0) timers.push(setTimeout(reap, grace));
+      else reap();
     }
 
     function onExited(): void {
@@ -197,7 +301,7 @@ export async function spawnPlugin(request: SpawnRequest): Promise<SpawnResult> {
           setImmediate(() => {
             if (openStreams === 0) return;
             lingered = true;
-            killGroup(pid, 'SIGKILL');
+            signalGroup(pid, 'SIGKILL');
             for (const reader of readers) {
               reader.socket.destroy();
               reader.close();
@@ -210,12 +314,13 @@ export async function spawnPlugin(request: SpawnRequest): Promise<SpawnResult> {
     }
 
     if (!child) {
+      // No process: nothing will write, so the read ends are closed by the readers' EOF.
       onExited();
       return;
     }
     child.once('error', (error: NodeJS.ErrnoException) => {
       spawnError = `cannot execute ${request.file}: ${error.code ?? error.message}`;
-      if (child?.pid === undefined && !exited) onExited();
+      if (pid === null && !exited) onExited();
     });
     child.once('exit', (code, signal) => {
       exitCode = code;
@@ -223,4 +328,6 @@ export async function spawnPlugin(request: SpawnRequest): Promise<SpawnResult> {
       onExited();
     });
   });
+  const dropped = limiter.finish();
+  return { ...end, durationMs: performance.now() - started, dropped };
 }

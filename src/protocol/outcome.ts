@@ -1,11 +1,13 @@
 import type { ResultEnvelope } from './envelope.ts';
-import { RETRIABLE_STATES, StepState } from './states.ts';
+import { isFailedState, isResultState, RETRIABLE_STATES, StepState } from './states.ts';
 
 /** How a plugin process ended, as observed by plugins/spawn.ts. */
 export interface ProcessEnd {
   exitCode: number | null;
   signal: string | null;
   killReason: 'timeout' | 'cancelled' | null;
+  /** Why a cancelled run was cancelled ("taskhost received SIGTERM"), when known. */
+  cancelReason?: string | null;
   timeoutMs: number;
   spawnError: string | null;
   stderrTail: readonly string[];
@@ -37,7 +39,10 @@ function failure(state: string, error: string, result: ResultEnvelope | null = n
 /**
  * Maps a process end and the last result line to a step state (SPEC section 3):
  * - spawn failure, kill, signal, non-zero exit, or no result line: SERVER_ERROR naming why;
- * - status 1: DONE, or the custom `state` the plugin gave;
+ * - a `state` that is not a final state a result may name (RUNNING, TODO, WAITING, a
+ *   lower-case word...): SERVER_ERROR naming it, so a run can never end in a live state;
+ * - status 1: DONE, or the `state` the plugin gave (a failure state fails the run, with
+ *   its retriability: SERVER_ERROR is retried, CLIENT_ERROR and FATAL_ERROR are not);
  * - any other status: SERVER_ERROR with the reason, unless `state` is CLIENT_ERROR or
  *   FATAL_ERROR;
  * - a result that breaks the plugin's `outputs` schema: SERVER_ERROR naming the mismatch.
@@ -55,7 +60,13 @@ export function judgeRun(
       result,
     );
   }
-  if (end.killReason === 'cancelled') return failure(StepState.SERVER_ERROR, 'run cancelled', result);
+  if (end.killReason === 'cancelled') {
+    return failure(
+      StepState.SERVER_ERROR,
+      `run cancelled${end.cancelReason ? `: ${end.cancelReason}` : ''}`,
+      result,
+    );
+  }
   if (end.signal || end.exitCode !== 0) {
     return failure(StepState.SERVER_ERROR, `plugin ${describeEnd(end)}${tail(end.stderrTail)}`, result);
   }
@@ -74,16 +85,22 @@ export function judgeRun(
   }
 
   const reason = typeof result.reason === 'string' ? result.reason : null;
+  const declared = typeof result.state === 'string' && result.state !== '' ? result.state : null;
+  if (declared !== null && !isResultState(declared)) {
+    return failure(
+      StepState.SERVER_ERROR,
+      `the plugin's result names state "${declared}", which is not a final state: use DONE, CLIENT_ERROR, FATAL_ERROR, SERVER_ERROR or a custom state (an upper-case word that is not a builtin state)`,
+      result,
+    );
+  }
   if (result.status === 1) {
-    const state = typeof result.state === 'string' && result.state !== '' ? result.state : StepState.DONE;
-    if (state === StepState.CLIENT_ERROR || state === StepState.FATAL_ERROR) {
-      return failure(state, reason ?? state, result);
-    }
+    const state = declared ?? StepState.DONE;
+    if (isFailedState(state)) return failure(state, reason ?? state, result);
     return { state, result, error: null, retriable: false };
   }
   const state =
-    result.state === StepState.CLIENT_ERROR || result.state === StepState.FATAL_ERROR
-      ? result.state
+    declared === StepState.CLIENT_ERROR || declared === StepState.FATAL_ERROR
+      ? declared
       : StepState.SERVER_ERROR;
   return failure(state, reason ?? `plugin returned status ${result.status}`, result);
 }

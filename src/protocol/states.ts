@@ -45,3 +45,27 @@ const FAILED_STATES: ReadonlySet<string> = new Set([
 export function isFailedState(state: string): boolean {
   return FAILED_STATES.has(state);
 }
+
+const BUILTIN_STATES: ReadonlySet<string> = new Set(Object.values(StepState));
+
+/** The builtin states a plugin's result may name; every other builtin is a live or engine state. */
+const RESULT_STATES: ReadonlySet<string> = new Set([
+  StepState.DONE,
+  StepState.CLIENT_ERROR,
+  StepState.FATAL_ERROR,
+  StepState.SERVER_ERROR,
+]);
+
+/** A custom state: an upper-case word (letters, digits, `_`) that is not a builtin state. */
+export function isCustomState(state: string): boolean {
+  return /^[A-Z][A-Z0-9_]*$/.test(state) && !BUILTIN_STATES.has(state);
+}
+
+/**
+ * Whether a plugin's result may end its run in `state`: a final builtin (DONE, CLIENT_ERROR,
+ * FATAL_ERROR, SERVER_ERROR) or a custom state. RUNNING, TODO, WAITING and the engine's
+ * own states (PRUNE, EXPANDED...) may not: a run that ended cannot be live.
+ */
+export function isResultState(state: string): boolean {
+  return RESULT_STATES.has(state) || isCustomState(state);
+}

@@ -1,11 +1,25 @@
 import { randomUUID } from 'node:crypto';
+import { TaskhostError } from '../errors.ts';
 import type { OutputLine } from '../plugins/output.ts';
 import { sharedFifoPool } from '../plugins/fifo-pool.ts';
-import { runPlugin, type PluginRunOutcome, type RunnablePlugin } from '../plugins/run-plugin.ts';
+import {
+  checkPluginData,
+  runPlugin,
+  type PluginRunOutcome,
+  type RunnablePlugin,
+} from '../plugins/run-plugin.ts';
 import { StepState } from '../protocol/states.ts';
-import { finishRun, insertRun, type RunOrigin } from '../store/queries/runs.ts';
+import {
+  finishRun,
+  insertRun,
+  recordRunProcess,
+  type NewRun,
+  type RunOrigin,
+} from '../store/queries/runs.ts';
 import type { Store } from '../store/store.ts';
 import type { EventHub } from '../stream/hub.ts';
+import { processStartOf } from '../system/processes.ts';
+import type { Instance } from './instance.ts';
 import { EventRecorder } from './recorder.ts';
 
 export interface ExecuteRequest {
@@ -22,6 +36,10 @@ export interface ExecuteRequest {
   outputCapBytes?: number;
   signal?: AbortSignal;
   onLine?: (line: OutputLine) => void;
+  /** The process that runs it (recorded, so that the run is re-collected if it dies). */
+  owner?: Instance | null;
+  /** Told about store errors being retried (PostgreSQL restarting under the run). */
+  onStoreError?: (error: unknown) => void;
 }
 
 export interface ExecutedRun {
@@ -29,19 +47,24 @@ export interface ExecutedRun {
   outcome: PluginRunOutcome;
 }
 
-/** Creates the stored run, so that it can be read and followed before it starts. */
-export async function createRun(request: ExecuteRequest, state: string = StepState.TODO): Promise<string> {
-  const id = request.runId ?? randomUUID();
-  await insertRun(request.store, {
-    id,
+/** The row a request makes. */
+export function newRun(request: ExecuteRequest, state: string = StepState.TODO): NewRun {
+  return {
+    id: request.runId ?? randomUUID(),
     pluginName: request.plugin.name,
     origin: request.origin,
     data: request.data,
     state,
     requester: request.requester ?? null,
     batchId: request.batchId ?? null,
-  });
-  return id;
+  };
+}
+
+/** Creates the stored run, so that it can be read and followed before it starts. */
+export async function createRun(request: ExecuteRequest, state: string = StepState.TODO): Promise<string> {
+  const run = newRun(request, state);
+  await insertRun(request.store, run, request.owner?.claim() ?? null);
+  return run.id;
 }
 
 /** The fields a run's final event and stored row share. */
@@ -69,8 +92,18 @@ export async function executeCreatedRun(
   if (!request.createdRunning) {
     await store.query(`UPDATE run SET state = 'RUNNING', started_at = now() WHERE id = $1`, [id]);
   }
-  const recorder = new EventRecorder(store, request.hub ?? null, id);
+  const recorder = new EventRecorder(store, request.hub ?? null, id, 0, {
+    onStoreError: request.onStoreError,
+  });
   recorder.append({ type: 'run', state: StepState.RUNNING });
+  // The plugin's process group goes into the row as soon as it exists, while it runs.
+  let recorded: Promise<unknown> = Promise.resolve();
+  const onSpawn = (pid: number): void => {
+    const start = processStartOf(pid);
+    recorded = store
+      .retrying((db) => recordRunProcess(db, id, pid, start), { onRetry: request.onStoreError })
+      .catch(() => undefined);
+  };
 
   const outcome = await runPlugin({
     plugin,
@@ -79,11 +112,13 @@ export async function executeCreatedRun(
     timeoutMs: request.timeoutMs,
     outputCapBytes: request.outputCapBytes,
     signal: request.signal,
+    onSpawn,
     onLine: (line) => {
       recorder.append({ type: 'log', stream: line.stream, line: line.text });
       request.onLine?.(line);
     },
   });
+  await recorded;
 
   // The final event and the final row commit together: whoever sees the end of the
   // stream reads a finished run.
@@ -103,9 +138,24 @@ export async function executeCreatedRun(
   return { id, outcome };
 }
 
-/** Creates and runs at once (the CLI's path): the run is stored RUNNING from the start. */
+/**
+ * Refuses data the plugin's `inputs` refuse, naming each field (from `where`), before any
+ * run is stored: bad input is the caller's mistake, not a run.
+ */
+export async function checkRunData(plugin: RunnablePlugin, data: unknown, where = ''): Promise<void> {
+  const problems = await checkPluginData(plugin, data, where);
+  if (problems) {
+    throw new TaskhostError('TH_PLUGIN_DATA_INVALID', `invalid data for plugin ${plugin.name}: ${problems}`);
+  }
+}
+
+/**
+ * Checks the data, then creates and runs at once (the CLI's path): the run is stored
+ * RUNNING from the start.
+ */
 export async function executeRun(request: ExecuteRequest): Promise<ExecutedRun> {
   sharedFifoPool().prefill();
+  await checkRunData(request.plugin, request.data);
   const runId = await createRun(request, StepState.RUNNING);
   return executeCreatedRun({ ...request, runId, createdRunning: true });
 }

@@ -1,48 +1,67 @@
+import { TaskhostError } from '../errors.ts';
 import { appendEvents, type StreamEvent } from '../store/queries/events.ts';
 import type { Queryable, Store } from '../store/store.ts';
-import type { EventHub, LocalSource } from '../stream/hub.ts';
+import type { EventHub } from '../stream/hub.ts';
 
-const FLUSH_DELAY_MS = 5;
 const FLUSH_BATCH = 1000;
 
 export type NewEvent = Omit<StreamEvent, 'seq' | 'ts' | 'step' | 'stream' | 'line' | 'state'> &
   Partial<Pick<StreamEvent, 'step' | 'stream' | 'line' | 'state'>>;
 
+export interface RecorderOptions {
+  /** Told about each store error that is being retried (for the log). */
+  onStoreError?: (error: unknown) => void;
+}
+
 /**
- * The single writer of one stream's events: numbers them, hands each to this process's
- * subscribers at once, and stores them in batches (a few ms apart, or as soon as a batch
- * fills), so a plugin writing thousands of lines a second costs a few inserts a second.
+ * The single writer of one stream's events: numbers them, stores them, and hands each to
+ * this process's subscribers once it is committed.
+ *
+ * Storing is a group commit: when no insert is under way, the events appended so far go
+ * out at once (the lines of one read arrive together and share an insert); those appended
+ * while an insert runs wait for the next one. A plugin writing thousands of lines a second
+ * costs a few inserts a second, and a lone line costs one insert's latency.
+ *
+ * Why publish after commit: a subscriber must never see an event that the store then
+ * loses (it would resume from a seq that does not exist). Why retry: PostgreSQL may restart
+ * under a running plugin. A failed insert is retried with backoff (inserts are idempotent,
+ * ON CONFLICT DO NOTHING) for as long as the store is open, and nothing after it is stored
+ * or published before it, so the log stays gap-free. Only closing the store gives up: the
+ * run then stays RUNNING under a dead owner, and the next taskhost start marks it failed
+ * (runs/recollect.ts).
  */
-export class EventRecorder implements LocalSource {
+export class EventRecorder {
   readonly streamId: string;
   private readonly store: Store;
   private readonly hub: EventHub | null;
+  private readonly options: RecorderOptions;
   private seq: number;
   private queue: StreamEvent[] = [];
   private flushing: Promise<void> | null = null;
-  private timer: NodeJS.Timeout | null = null;
+  private scheduled = false;
   private failure: Error | null = null;
 
-  constructor(store: Store, hub: EventHub | null, streamId: string, startSeq = 0) {
+  constructor(
+    store: Store,
+    hub: EventHub | null,
+    streamId: string,
+    startSeq = 0,
+    options: RecorderOptions = {},
+  ) {
     this.store = store;
     this.hub = hub;
     this.streamId = streamId;
     this.seq = startSeq;
-    hub?.attachSource(streamId, this);
+    this.options = options;
   }
 
   get lastSeq(): number {
     return this.seq;
   }
 
-  unflushed(): readonly StreamEvent[] {
-    return this.queue.slice();
-  }
-
   append(partial: NewEvent): StreamEvent {
     const event = this.next(partial);
     this.queue.push(event);
-    this.hub?.publish(this.streamId, event);
     this.schedule();
     return event;
   }
@@ -63,29 +82,29 @@ export class EventRecorder implements LocalSource {
   }
 
   private schedule(): void {
-    if (this.flushing || this.failure) return;
-    if (this.queue.length >= FLUSH_BATCH) {
-      if (this.timer) clearTimeout(this.timer);
-      this.timer = null;
+    if (this.flushing || this.scheduled || this.failure) return;
+    // After the current callback: the other lines of the same read join this insert.
+    this.scheduled = true;
+    setImmediate(() => {
+      this.scheduled = false;
       void this.flushNow();
-    } else {
-      this.timer ??= setTimeout(() => {
-        this.timer = null;
-        void this.flushNow();
-      }, FLUSH_DELAY_MS);
-    }
+    });
   }
 
   private flushNow(): Promise<void> {
     if (this.flushing) return this.flushing;
     this.flushing = (async () => {
       try {
-        while (this.queue.length > 0 && !this.failure) {
+        while (this.queue.length > 0) {
           const batch = this.queue.slice(0, FLUSH_BATCH);
-          await appendEvents(this.store, this.streamId, batch);
+          await this.store.retrying((db) => appendEvents(db, this.streamId, batch), {
+            onRetry: this.options.onStoreError,
+          });
           this.queue.splice(0, batch.length);
+          if (this.hub) for (const event of batch) this.hub.publish(this.streamId, event);
         }
       } catch (error) {
+        // Only a closed store (or a statement PostgreSQL refuses outright) ends up here.
         this.failure = error as Error;
       } finally {
         this.flushing = null;
@@ -94,35 +113,43 @@ export class EventRecorder implements LocalSource {
     return this.flushing;
   }
 
-  /** Stores everything appended so far; throws if the store refused a batch. */
+  /** Stores everything appended so far; throws if the store gave up. */
   async flush(): Promise<void> {
-    if (this.timer) clearTimeout(this.timer);
-    this.timer = null;
-    await this.flushNow();
-    if (this.queue.length > 0 && !this.failure) await this.flushNow();
-    if (this.failure) throw this.failure;
+    while (this.queue.length > 0 || this.flushing) {
+      if (this.failure) break;
+      await this.flushNow();
+    }
+    if (this.failure) {
+      throw new TaskhostError(
+        'TH_STORE_UNAVAILABLE',
+        `cannot store the events of ${this.streamId}: ${this.failure.message}`,
+        {
+          cause: this.failure,
+        },
+      );
+    }
   }
 
   /**
    * Appends the stream's last event after everything before it is stored, committing it in
-   * one transaction with `alongside` (e.g. the row's final state); it is published only
-   * once committed. The recorder is closed afterwards.
+   * one transaction with `alongside` (e.g. the row's final state), retried like every
+   * insert; it is published only once committed.
    */
   async finish(
     partial: NewEvent,
     alongside: (db: Queryable, lastSeq: number) => Promise<void>,
   ): Promise<StreamEvent> {
-    try {
-      await this.flush();
-      const event = this.next(partial);
-      await this.store.transaction(async (db) => {
-        await appendEvents(db, this.streamId, [event]);
-        await alongside(db, event.seq);
-      });
-      this.hub?.publish(this.streamId, event);
-      return event;
-    } finally {
-      this.hub?.detachSource(this.streamId);
-    }
+    await this.flush();
+    const event = this.next(partial);
+    await this.store.retrying(
+      (store) =>
+        store.transaction(async (db) => {
+          await appendEvents(db, this.streamId, [event]);
+          await alongside(db, event.seq);
+        }),
+      { onRetry: this.options.onStoreError },
+    );
+    this.hub?.publish(this.streamId, event);
+    return event;
   }
 }

@@ -1,12 +1,6 @@
 import { EVENT_CHANNEL, eventsSince, type StreamEvent } from '../store/queries/events.ts';
 import type { Store } from '../store/store.ts';
 
-/** A producer in this process whose newest events may not be stored yet. */
-export interface LocalSource {
-  /** Events appended but not yet committed, in order. */
-  unflushed(): readonly StreamEvent[];
-}
-
 export interface SubscriberHandlers {
   onEvent: (event: StreamEvent) => void;
   /** The final event was delivered: nothing more will come. */
@@ -16,60 +10,38 @@ export interface SubscriberHandlers {
   isFinal: (event: StreamEvent) => boolean;
 }
 
-interface Channel {
-  source: LocalSource | null;
-  subscriptions: Set<Subscription>;
-}
+/** Live events held while a subscriber reads the store; past this, they are read again instead. */
+const CATCH_UP_BUFFER = 1000;
+const PAGE = 5000;
 
 /**
  * Delivers a stream's events to its subscribers in order, with no gap and no duplicate,
- * wherever the producer runs. Events made in this process arrive at once from their
- * producer; events made elsewhere are found through a NOTIFY pointer and read from the
- * store. A subscriber first replays what is stored after its `since`, then goes live.
+ * wherever the producer runs. Producers publish an event only once it is committed
+ * (runs/recorder.ts), so whatever a subscriber was given is in the store: a subscriber can
+ * always fill a gap by reading the store, and never sees an event the store then lost.
+ *
+ * Events made in this process arrive at once through `publish`; events made elsewhere are
+ * found through a NOTIFY pointer (`stream:seq`) and read from the store. A subscriber first
+ * replays what is stored after its `since`, then goes live. When the LISTEN connection
+ * comes back after a PostgreSQL restart, every subscriber reads what it missed.
  */
 export class EventHub {
   readonly store: Store;
-  private readonly channels = new Map<string, Channel>();
+  private readonly channels = new Map<string, Set<Subscription>>();
   private listening: Promise<void> | null = null;
 
   constructor(store: Store) {
     this.store = store;
+    store.onReconnect(() => {
+      for (const subscriptions of this.channels.values()) {
+        for (const subscription of subscriptions) void subscription.catchUp();
+      }
+    });
   }
 
-  private channel(streamId: string): Channel {
-    let channel = this.channels.get(streamId);
-    if (!channel) {
-      channel = { source: null, subscriptions: new Set() };
-      this.channels.set(streamId, channel);
-    }
-    return channel;
-  }
-
-  private forget(streamId: string): void {
-    const channel = this.channels.get(streamId);
-    if (channel && !channel.source && channel.subscriptions.size === 0) this.channels.delete(streamId);
-  }
-
-  /** A producer in this process announces itself, so subscribers see its unflushed events. */
-  attachSource(streamId: string, source: LocalSource): void {
-    this.channel(streamId).source = source;
-  }
-
-  detachSource(streamId: string): void {
-    const channel = this.channels.get(streamId);
-    if (channel) channel.source = null;
-    this.forget(streamId);
-  }
-
-  /** A local producer's new event, delivered to this process's subscribers right away. */
+  /** A committed event of a producer in this process, delivered to this process's subscribers. */
   publish(streamId: string, event: StreamEvent): void {
-    const channel = this.channels.get(streamId);
-    if (!channel) return;
-    for (const subscription of channel.subscriptions) subscription.offer(event);
-  }
-
-  unflushed(streamId: string): readonly StreamEvent[] {
-    return this.channels.get(streamId)?.source?.unflushed() ?? [];
+    for (const subscription of this.channels.get(streamId) ?? []) subscription.offer(event);
   }
 
   private ensureListening(): Promise<void> {
@@ -78,30 +50,42 @@ export class EventHub {
         const cut = payload.lastIndexOf(':');
         const streamId = payload.slice(0, cut);
         const seq = Number(payload.slice(cut + 1));
-        for (const subscription of this.channels.get(streamId)?.subscriptions ?? []) {
-          subscription.pointer(seq);
-        }
+        for (const subscription of this.channels.get(streamId) ?? []) subscription.pointer(seq);
       })
       .then(() => undefined);
+    // A failed attempt is not kept: the next subscriber tries again.
+    this.listening.catch(() => (this.listening = null));
     return this.listening;
   }
 
   /** Subscribes to a stream after `since`; events and the end come through `handlers`. */
   async subscribe(streamId: string, since: number, handlers: SubscriberHandlers): Promise<Subscription> {
-    const subscription = new Subscription(this, streamId, since, handlers, () => {
-      this.channels.get(streamId)?.subscriptions.delete(subscription);
-      this.forget(streamId);
+    const subscription = new Subscription(this.store, since, streamId, handlers, () => {
+      const set = this.channels.get(streamId);
+      set?.delete(subscription);
+      if (set?.size === 0) this.channels.delete(streamId);
     });
-    this.channel(streamId).subscriptions.add(subscription);
+    let set = this.channels.get(streamId);
+    if (!set) {
+      set = new Set();
+      this.channels.set(streamId, set);
+    }
+    set.add(subscription);
     try {
       await this.ensureListening();
     } catch (error) {
-      this.listening = null;
       subscription.close();
       throw error;
     }
     await subscription.catchUp();
     return subscription;
+  }
+
+  /** How many subscriptions are open (for tests and metrics). */
+  get subscriptionCount(): number {
+    let count = 0;
+    for (const set of this.channels.values()) count += set.size;
+    return count;
   }
 }
 
@@ -110,23 +94,24 @@ export class Subscription {
   private catchingUp = false;
   private again = false;
   private buffer: StreamEvent[] = [];
+  private overflowed = false;
   private closed = false;
   private ended = false;
-  private readonly hub: EventHub;
+  private readonly store: Store;
   private readonly streamId: string;
   private readonly handlers: SubscriberHandlers;
   private readonly detach: () => void;
 
   constructor(
-    hub: EventHub,
-    streamId: string,
+    store: Store,
     since: number,
+    streamId: string,
     handlers: SubscriberHandlers,
     detach: () => void,
   ) {
-    this.hub = hub;
-    this.streamId = streamId;
+    this.store = store;
     this.last = since;
+    this.streamId = streamId;
     this.handlers = handlers;
     this.detach = detach;
   }
@@ -143,11 +128,13 @@ export class Subscription {
     this.detach();
   }
 
-  private deliver(event: StreamEvent): void {
-    if (this.closed || event.seq !== this.last + 1) return;
+  /** Delivers the next event in order; false for anything else (a gap or a duplicate). */
+  private deliver(event: StreamEvent): boolean {
+    if (this.closed || event.seq !== this.last + 1) return false;
     this.last = event.seq;
     this.handlers.onEvent(event);
     if (this.handlers.isFinal(event)) this.end();
+    return true;
   }
 
   private end(): void {
@@ -157,7 +144,7 @@ export class Subscription {
     this.close();
   }
 
-  /** A live event from a producer in this process. */
+  /** A live, committed event from a producer in this process. */
   offer(event: StreamEvent): void {
     if (this.closed) return;
     if (event.seq <= this.last) {
@@ -166,12 +153,12 @@ export class Subscription {
       return;
     }
     if (this.catchingUp) {
-      this.buffer.push(event);
-    } else if (event.seq === this.last + 1) {
-      this.deliver(event);
-    } else {
-      void this.catchUp();
+      if (this.buffer.length < CATCH_UP_BUFFER) this.buffer.push(event);
+      else this.overflowed = true;
+      return;
     }
+    // Out of order (an event this subscriber has not seen came before it): read the gap.
+    if (!this.deliver(event)) void this.catchUp();
   }
 
   /** A NOTIFY pointer: events up to `seq` are stored. */
@@ -181,8 +168,9 @@ export class Subscription {
   }
 
   /**
-   * Reads what this subscriber has not seen: the producer's unflushed events are copied
-   * before the stored ones are read, so an event flushed in between is in one or the other.
+   * Reads from the store what this subscriber has not seen, then what arrived live
+   * meanwhile. Runs one at a time; a request during a read makes it read again. Transient
+   * store errors (PostgreSQL restarting) are retried for as long as the subscription is open.
    */
   async catchUp(): Promise<void> {
     if (this.catchingUp) {
@@ -193,21 +181,29 @@ export class Subscription {
     try {
       do {
         this.again = false;
-        const unflushed = this.hub.unflushed(this.streamId).filter((event) => event.seq > this.last);
         for (;;) {
-          const stored = await eventsSince(this.hub.store, this.streamId, this.last);
+          const stored = await this.store.retrying(() =>
+            eventsSince(this.store, this.streamId, this.last, PAGE),
+          );
           for (const event of stored) this.deliver(event);
-          if (stored.length < 5000 || this.closed) break;
+          if (stored.length < PAGE || this.closed) break;
         }
-        for (const event of unflushed) this.deliver(event);
         const buffered = this.buffer;
         this.buffer = [];
-        for (const event of buffered) this.deliver(event);
-        if (buffered.some((event) => event.seq > this.last)) this.again = true;
+        if (this.overflowed) {
+          // Some live events were not kept: they are committed, so read them again.
+          this.overflowed = false;
+          this.again = true;
+        }
+        for (const event of buffered) {
+          if (event.seq > this.last && !this.deliver(event)) this.again = true;
+        }
       } while (this.again && !this.closed);
     } catch (error) {
-      this.handlers.onError?.(error as Error);
-      this.close();
+      if (!this.closed) {
+        this.handlers.onError?.(error as Error);
+        this.close();
+      }
     } finally {
       this.catchingUp = false;
     }

@@ -1,5 +1,4 @@
 import type { FastifyInstance } from 'fastify';
-import { randomUUID } from 'node:crypto';
 import { TaskhostError } from '../../errors.ts';
 import {
   getPlugin,
@@ -8,13 +7,14 @@ import {
   registerPlugin,
   unregisterPlugin,
 } from '../../plugins/registry.ts';
-import { checkPluginData, type RunnablePlugin } from '../../plugins/run-plugin.ts';
-import { forEachLimit, resolveConcurrency } from '../../runs/batch.ts';
+import type { RunnablePlugin } from '../../plugins/run-plugin.ts';
+import { createBatch, resolveConcurrency, runBatch } from '../../runs/batch.ts';
 import { resultEnvelope } from '../../runs/envelope.ts';
-import { createRun, executeCreatedRun, type ExecuteRequest } from '../../runs/execute.ts';
+import { checkRunData, createRun, executeCreatedRun, type ExecuteRequest } from '../../runs/execute.ts';
+import type { RunSupervisor } from '../../runs/supervisor.ts';
 import type { PluginRow } from '../../store/queries/plugins.ts';
 import { formatQuery, sendList, type ListFormat } from '../format.ts';
-import type { InflightRuns, ServerDeps } from '../services.ts';
+import type { ServerDeps } from '../services.ts';
 
 /** A registry entry as the API shows it: metadata up front, the whole self-description in `schema`. */
 export function pluginDocument(row: PluginRow): Record<string, unknown> {
@@ -51,24 +51,18 @@ const asyncQuery = {
   additionalProperties: false,
 } as const;
 
-/** Invalid data is refused before any run is created, naming the field. */
-async function checkData(plugin: RunnablePlugin, data: unknown, where: string): Promise<void> {
-  const problems = await checkPluginData(plugin, data, where);
-  if (problems) {
-    throw new TaskhostError('TH_PLUGIN_DATA_INVALID', `invalid data for plugin ${plugin.name}: ${problems}`);
-  }
-}
-
-export function pluginRoutes(app: FastifyInstance, deps: ServerDeps, inflight: InflightRuns): void {
-  const { store, hub, config } = deps;
+export function pluginRoutes(app: FastifyInstance, deps: ServerDeps & { supervisor: RunSupervisor }): void {
+  const { store, hub, config, supervisor } = deps;
   const base = (plugin: RunnablePlugin, data: unknown): ExecuteRequest => ({
     store,
     hub,
     plugin,
     data,
     origin: 'api',
+    owner: deps.owner ?? null,
     requester: null,
     outputCapBytes: config.outputCapBytes,
+    onStoreError: (error) => app.log.warn({ err: error }, 'store unavailable, retrying'),
   });
 
   app.get(
@@ -143,13 +137,14 @@ export function pluginRoutes(app: FastifyInstance, deps: ServerDeps, inflight: I
     async (request, reply) => {
       const plugin = await loadPlugin(store, (request.params as { name: string }).name);
       const { data } = request.body as { data: unknown };
-      await checkData(plugin, data, 'body/data');
+      await checkRunData(plugin, data, 'body/data');
       const runId = await createRun(base(plugin, data));
+      const execute = (signal: AbortSignal) => executeCreatedRun({ ...base(plugin, data), runId, signal });
       if ((request.query as { async: boolean }).async) {
-        inflight.track((signal) => executeCreatedRun({ ...base(plugin, data), runId, signal }));
+        supervisor.background(execute);
         return reply.status(202).send({ run_id: runId, stream: `/run/${runId}/stream` });
       }
-      const run = await executeCreatedRun({ ...base(plugin, data), runId });
+      const run = await supervisor.run(execute);
       return resultEnvelope(run.outcome, run.id);
     },
   );
@@ -176,28 +171,21 @@ export function pluginRoutes(app: FastifyInstance, deps: ServerDeps, inflight: I
     async (request, reply) => {
       const plugin = await loadPlugin(store, (request.params as { name: string }).name);
       const { items, max_concurrent } = request.body as { items: unknown[]; max_concurrent: number };
-      for (const [index, data] of items.entries()) await checkData(plugin, data, `body/items/${index}`);
+      for (const [index, data] of items.entries()) await checkRunData(plugin, data, `body/items/${index}`);
       const limit = resolveConcurrency(max_concurrent, 'max_concurrent');
-      const batchId = randomUUID();
-      const runIds = await Promise.all(items.map((data) => createRun({ ...base(plugin, data), batchId })));
-      const runAll = async (signal?: AbortSignal): Promise<Record<string, unknown>[]> => {
-        const envelopes: Record<string, unknown>[] = new Array(items.length);
-        await forEachLimit(items, limit, async (data, index) => {
-          const runId = runIds[index] as string;
-          const run = await executeCreatedRun({ ...base(plugin, data), batchId, runId, signal });
-          envelopes[index] = resultEnvelope(run.outcome, run.id);
-        });
-        return envelopes;
-      };
+      const { data: _data, onLine: _onLine, ...shared } = base(plugin, null);
+      const batchRequest = { ...shared, items, limit };
+      const batch = await createBatch(batchRequest);
+      const runAll = (signal: AbortSignal) => runBatch({ ...batchRequest, signal }, batch);
       if ((request.query as { async: boolean }).async) {
-        inflight.track((signal) => runAll(signal));
+        supervisor.background(runAll);
         return reply.status(202).send({
-          batch_id: batchId,
+          batch_id: batch.batchId,
           max_concurrent: limit,
-          runs: runIds.map((id) => ({ run_id: id, stream: `/run/${id}/stream` })),
+          runs: batch.runIds.map((id) => ({ run_id: id, stream: `/run/${id}/stream` })),
         });
       }
-      return { batch_id: batchId, max_concurrent: limit, results: await runAll() };
+      return { batch_id: batch.batchId, max_concurrent: limit, results: await supervisor.run(runAll) };
     },
   );
 }

@@ -23,14 +23,13 @@ function serialise(event: StreamEvent): string {
   return text;
 }
 
-/** The newest event seq known here: stored, or appended in this process and not yet stored. */
-async function lastKnownSeq(deps: ServerDeps, id: string): Promise<number> {
+/** The newest stored event seq (events are published only once stored). */
+async function lastStoredSeq(deps: ServerDeps, id: string): Promise<number> {
   const { rows } = await deps.store.query<{ last: string }>(
     'SELECT coalesce(max(seq), 0) AS last FROM event WHERE stream_id = $1',
     [id],
   );
-  const unflushed = deps.hub.unflushed(id).at(-1)?.seq ?? 0;
-  return Math.max(Number(rows[0]?.last ?? 0), unflushed);
+  return Number(rows[0]?.last ?? 0);
 }
 
 export function isRunFinalEvent(event: StreamEvent): boolean {
@@ -61,7 +60,7 @@ export function streamRoutes(app: FastifyInstance, deps: ServerDeps): void {
         const document = await loadRunDocument(deps, id);
         const { since } = request.query as { since: number };
         if (isFinalRunState(document.state)) return; // the snapshot, then a normal close
-        const last = await lastKnownSeq(deps, id);
+        const last = await lastStoredSeq(deps, id);
         if (since > last) {
           throw new TaskhostError(
             'TH_REQUEST_INVALID',

@@ -3,10 +3,9 @@ import { TaskhostError } from '../../errors.ts';
 import type { OutputLine } from '../../plugins/output.ts';
 import type { RunnablePlugin } from '../../plugins/run-plugin.ts';
 import { isFailedState } from '../../protocol/states.ts';
-import { forEachLimit, resolveConcurrency } from '../../runs/batch.ts';
+import { resolveConcurrency } from '../../runs/batch.ts';
 import { resultEnvelope } from '../../runs/envelope.ts';
-import type { Store } from '../../store/store.ts';
-import { withStore, type StoreFlags } from '../context.ts';
+import { withStore, type CommandContext, type StoreFlags } from '../context.ts';
 import { paint, printJson, useColour } from '../output.ts';
 
 export interface ExecuteFlags extends StoreFlags {
@@ -91,25 +90,44 @@ export async function execute(flags: ExecuteFlags): Promise<number> {
     );
   }
 
+  const timeout = timeoutMs(flags);
   // Loaded while the store opens (the embedded cluster boots in its own process meanwhile).
-  const modules = Promise.all([import('../../plugins/registry.ts'), import('../../runs/execute.ts')]);
+  const modules = Promise.all([
+    import('../../plugins/registry.ts'),
+    import('../../runs/execute.ts'),
+    import('../../plugins/json-schema.ts'),
+  ]);
   void import('../../plugins/fifo-pool.ts').then((pool) => pool.sharedFifoPool().prefill());
-  return withStore(flags, async (store, signal) => {
+  return withStore(flags, async ({ store, supervisor, owner }) => {
     const [{ loadPlugin }, { executeRun }] = await modules;
     const plugin = await loadPlugin(store, flags.name);
-    const run = await executeRun({
-      store,
-      plugin,
-      data,
-      origin: 'cli',
-      requester: process.env.USER ?? null,
-      timeoutMs: timeoutMs(flags),
-      signal,
-      onLine: logPrinter(`TASK::${plugin.name}`, flags.quiet),
-    });
+    const run = await supervisor.run((signal) =>
+      executeRun({
+        store,
+        plugin,
+        data,
+        origin: 'cli',
+        owner,
+        requester: process.env.USER ?? null,
+        timeoutMs: timeout,
+        signal,
+        onLine: logPrinter(`TASK::${plugin.name}`, flags.quiet),
+        onStoreError: storeTrouble(),
+      }),
+    );
     printJson(resultEnvelope(run.outcome, run.id));
     return isFailedState(run.outcome.state) ? 1 : 0;
   });
+}
+
+/** Says once, on stderr, that the store is being waited for (PostgreSQL restarting under a run). */
+function storeTrouble(): (error: unknown) => void {
+  let said = false;
+  return (error) => {
+    if (said) return;
+    said = true;
+    process.stderr.write(`taskhost: the store is unavailable (${(error as Error).message}); retrying\n`);
+  };
 }
 
 /** Reads a JSON Lines file: every non-blank line must be a JSON value; names the bad ones. */
@@ -133,28 +151,29 @@ async function executeBatch(flags: ExecuteFlags): Promise<number> {
   const items = readBatch(flags.batch as string);
   const limit = resolveConcurrency(flags.concurrency);
   const timeout = timeoutMs(flags);
-  return withStore(flags, async (store, signal) => {
+  return withStore(flags, async (context) => {
     const { loadPlugin } = await import('../../plugins/registry.ts');
-    const plugin = await loadPlugin(store, flags.name);
-    return runBatch(store, plugin, items, limit, timeout, flags, signal);
+    const { checkRunData } = await import('../../runs/execute.ts');
+    const plugin = await loadPlugin(context.store, flags.name);
+    // Every line is checked before any run is stored, as the API checks a batch's items.
+    for (const item of items) await checkRunData(plugin, item.data, `${flags.batch}:${item.line}: `);
+    return runLocalBatch(context, plugin, items, limit, timeout, flags);
   });
 }
 
-async function runBatch(
-  store: Store,
+async function runLocalBatch(
+  { store, supervisor, owner }: CommandContext,
   plugin: RunnablePlugin,
   items: { line: number; data: unknown }[],
   limit: number,
   timeout: number | undefined,
   flags: ExecuteFlags,
-  signal: AbortSignal,
 ): Promise<number> {
-  const { executeRun } = await import('../../runs/execute.ts');
-  const { randomUUID } = await import('node:crypto');
-  const batchId = randomUUID();
+  const { createBatch, runBatch } = await import('../../runs/batch.ts');
   const tty = Boolean(process.stderr.isTTY);
   const colour = useColour(process.stderr);
   const results: (Record<string, unknown> | undefined)[] = new Array(items.length);
+  const started = new Set<number>();
   let printed = 0;
   let running = 0;
   let finished = 0;
@@ -167,38 +186,47 @@ async function runBatch(
       `\r\u001b[K${plugin.name}: ${finished}/${items.length} done, ${bad}, ${running} running`,
     );
   };
-
-  await forEachLimit(items, limit, async (item, index) => {
-    running += 1;
-    progress();
-    // On a TTY the progress line replaces the logs; piped, every line is logged with its item.
-    const onLine = tty ? undefined : logPrinter(`TASK::${plugin.name}:${item.line}`, flags.quiet);
-    const run = await executeRun({
-      store,
-      plugin,
-      data: item.data,
-      origin: 'cli',
-      batchId,
-      requester: process.env.USER ?? null,
-      timeoutMs: timeout,
-      signal,
-      onLine,
-    });
-    running -= 1;
-    finished += 1;
-    if (isFailedState(run.outcome.state)) failed += 1;
-    results[index] = { line: item.line, ...resultEnvelope(run.outcome, run.id) };
-    // Results go out in the order of the file, each as soon as those before it are done.
-    while (printed < results.length && results[printed]) {
-      process.stdout.write(`${JSON.stringify(results[printed])}\n`);
-      results[printed] = {};
-      printed += 1;
-    }
-    progress();
-  });
+  // On a TTY the progress line replaces the logs; piped, every line is logged with its item.
+  const printers = items.map((item) =>
+    tty ? undefined : logPrinter(`TASK::${plugin.name}:${item.line}`, flags.quiet),
+  );
+  const request = {
+    store,
+    plugin,
+    items: items.map((item) => item.data),
+    limit,
+    origin: 'cli' as const,
+    owner,
+    requester: process.env.USER ?? null,
+    timeoutMs: timeout,
+    signal: supervisor.signal,
+    onStoreError: storeTrouble(),
+    onLine: (index: number, line: OutputLine) => printers[index]?.(line),
+    onStart: (index: number) => {
+      started.add(index);
+      running += 1;
+      progress();
+    },
+    onResult: (index: number, envelope: Record<string, unknown>) => {
+      if (started.has(index)) running -= 1;
+      finished += 1;
+      if (isFailedState(String(envelope.state))) failed += 1;
+      results[index] = { line: items[index]?.line, ...envelope };
+      // Results go out in the order of the file, each as soon as those before it are done.
+      while (printed < results.length && results[printed]) {
+        process.stdout.write(`${JSON.stringify(results[printed])}\n`);
+        results[printed] = {};
+        printed += 1;
+      }
+      progress();
+    },
+  };
+  const batch = await createBatch(request);
+  progress();
+  await supervisor.run(() => runBatch(request, batch));
   if (tty && !flags.quiet) process.stderr.write('\n');
   process.stderr.write(
-    `batch ${batchId}: ${items.length} runs, ${items.length - failed} succeeded, ${failed} failed\n`,
+    `batch ${batch.batchId}: ${items.length} runs, ${items.length - failed} succeeded, ${failed} failed\n`,
   );
   return failed > 0 ? 1 : 0;
 }

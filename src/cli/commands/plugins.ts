@@ -1,10 +1,18 @@
-import { registerPlugin, unregisterPlugin, listPlugins } from '../../plugins/registry.ts';
+import {
+  checkPluginName,
+  listPlugins,
+  preparePlugin,
+  savePlugin,
+  unregisterPlugin,
+} from '../../plugins/registry.ts';
 import { withStore, type StoreFlags } from '../context.ts';
 import { formatTable, printJson } from '../output.ts';
 
 export async function register(flags: StoreFlags & { name: string; location: string }): Promise<number> {
-  return withStore(flags, async (store) => {
-    const row = await registerPlugin(store, { name: flags.name, location: flags.location, source: 'cli' });
+  // The name, the file and its self-description are checked before the store is opened.
+  const prepared = await preparePlugin({ name: flags.name, location: flags.location });
+  return withStore(flags, async ({ store }) => {
+    const row = await savePlugin(store, prepared, 'cli');
     const text = typeof row.description.description === 'string' ? ` — ${row.description.description}` : '';
     process.stdout.write(`registered ${row.name} (${row.location})${text}\n`);
     return 0;
@@ -12,7 +20,8 @@ export async function register(flags: StoreFlags & { name: string; location: str
 }
 
 export async function unregister(flags: StoreFlags & { name: string }): Promise<number> {
-  return withStore(flags, async (store) => {
+  checkPluginName(flags.name.normalize('NFC'));
+  return withStore(flags, async ({ store }) => {
     await unregisterPlugin(store, flags.name);
     process.stdout.write(`unregistered ${flags.name}\n`);
     return 0;
@@ -20,7 +29,7 @@ export async function unregister(flags: StoreFlags & { name: string }): Promise<
 }
 
 export async function list(flags: StoreFlags & { json?: boolean }): Promise<number> {
-  return withStore(flags, async (store) => {
+  return withStore(flags, async ({ store }) => {
     const rows = await listPlugins(store);
     if (flags.json) {
       printJson(

@@ -36,8 +36,9 @@ export async function serve(flags: ServeFlags): Promise<number> {
   const { EventHub } = await import('../../stream/hub.ts');
   const { registerDirectory } = await import('../../plugins/registry.ts');
   const { describeStore } = await import('../../store/open.ts');
+  const { Instance } = await import('../../runs/instance.ts');
 
-  return withStore(flags, async (store, signal) => {
+  return withStore(flags, async ({ store, signal, supervisor }) => {
     const tasksDir = path.resolve(flags.tasks);
     const found = await registerDirectory(store, tasksDir);
     for (const failure of found.failed) {
@@ -45,9 +46,15 @@ export async function serve(flags: ServeFlags): Promise<number> {
     }
 
     const hub = new EventHub(store);
+    // The server owns its runs as a heartbeating instance (the collectors of a shared
+    // PostgreSQL read the beats; this host's next start re-collects it if it dies).
+    const owner = new Instance(store, 'server');
+    await owner.start();
     const app = await buildServer({
       store,
       hub,
+      owner,
+      supervisor,
       config: {
         ...DEFAULT_SERVER_CONFIG,
         outputCapBytes,
@@ -58,6 +65,7 @@ export async function serve(flags: ServeFlags): Promise<number> {
       await app.listen({ port, host: flags.host });
     } catch (error) {
       await app.close();
+      await owner.stop();
       const code = (error as NodeJS.ErrnoException).code;
       if (code === 'EADDRINUSE') {
         throw new TaskhostError('TH_CONFIG_INVALID', `${flags.host}:${port} is already in use; pass --port`);
@@ -76,6 +84,7 @@ export async function serve(flags: ServeFlags): Promise<number> {
     await new Promise<void>((resolve) => signal.addEventListener('abort', () => resolve(), { once: true }));
     process.stderr.write('taskhost: stopping\n');
     await app.close();
+    await owner.stop();
     return 0;
   });
 }

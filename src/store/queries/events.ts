@@ -21,6 +21,8 @@ export interface StreamEvent {
 /**
  * Appends events to a stream and notifies listeners in the same round trip: the NOTIFY
  * carries a pointer (stream and last seq), never the payload, and is delivered on commit.
+ * Idempotent: an event already stored (a retry after a commit whose answer was lost) is
+ * left as it is.
  */
 export async function appendEvents(
   db: Queryable,
@@ -33,6 +35,7 @@ export async function appendEvents(
     `WITH inserted AS (
        INSERT INTO event (stream_id, seq, type, step, stream, line, state, data, ts)
        SELECT $1, * FROM unnest($2::bigint[], $3::text[], $4::text[], $5::text[], $6::text[], $7::text[], $8::jsonb[], $9::timestamptz[])
+       ON CONFLICT (stream_id, seq) DO NOTHING
        RETURNING 1
      )
      SELECT pg_notify($10, $11) FROM (SELECT count(*) FROM inserted) AS done`,

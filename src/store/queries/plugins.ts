@@ -7,32 +7,24 @@ export interface PluginRow {
   location: string;
   description: Record<string, unknown>;
   source: PluginSource;
-  /** Standalone validation code of `inputs` and `outputs` (plugins/validator.ts). */
-  validators: { inputs?: string; outputs?: string };
   registered_at: Date;
   updated_at: Date;
 }
 
-const COLUMNS = 'name, location, description, source, validators, registered_at, updated_at';
+const COLUMNS = 'name, location, description, source, registered_at, updated_at';
 
 /** Inserts or replaces a registry entry in one statement: a failure leaves the old one. */
 export async function upsertPlugin(
   db: Queryable,
-  entry: { name: string; location: string; description: object; source: PluginSource; validators: object },
+  entry: { name: string; location: string; description: object; source: PluginSource },
 ): Promise<PluginRow> {
   const { rows } = await db.query<PluginRow>(
-    `INSERT INTO plugin (name, location, description, source, validators) VALUES ($1, $2, $3, $4, $5)
+    `INSERT INTO plugin (name, location, description, source) VALUES ($1, $2, $3, $4)
      ON CONFLICT (name) DO UPDATE
        SET location = EXCLUDED.location, description = EXCLUDED.description,
-           source = EXCLUDED.source, validators = EXCLUDED.validators, updated_at = now()
+           source = EXCLUDED.source, updated_at = now()
      RETURNING ${COLUMNS}`,
-    [
-      entry.name,
-      entry.location,
-      JSON.stringify(entry.description),
-      entry.source,
-      JSON.stringify(entry.validators),
-    ],
+    [entry.name, entry.location, JSON.stringify(entry.description), entry.source],
   );
   return rows[0] as PluginRow;
 }

@@ -1,4 +1,6 @@
 import type { Queryable } from '../store.ts';
+import { EVENT_CHANNEL } from './events.ts';
+import { insertInstanceSql, instanceParams, type InstanceRow } from './instances.ts';
 
 export type RunOrigin = 'cli' | 'api' | 'task';
 
@@ -24,6 +26,9 @@ export interface RunRow {
   started_at: Date | null;
   finished_at: Date | null;
   last_seq: string;
+  instance_id: string | null;
+  pgid: number | null;
+  pgid_start: string | null;
 }
 
 export interface NewRun {
@@ -39,23 +44,117 @@ export interface NewRun {
   batchId?: string | null;
 }
 
-export async function insertRun(db: Queryable, run: NewRun): Promise<void> {
-  await db.query(
-    `INSERT INTO run (id, plugin_name, origin, data, state, requester, task_id, step_name, attempt, batch_id, started_at)
-     VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, CASE WHEN $5 = 'RUNNING' THEN now() END)`,
-    [
-      run.id,
-      run.pluginName,
-      run.origin,
-      JSON.stringify(run.data ?? null),
-      run.state,
-      run.requester ?? null,
-      run.taskId ?? null,
-      run.stepName ?? null,
-      run.attempt ?? 1,
-      run.batchId ?? null,
-    ],
+/** The parameters of the bulk insert before the owner's: ten run columns and the owner id. */
+const RUN_PARAMS = 11;
+
+function runParams(run: NewRun): unknown[] {
+  return [
+    run.id,
+    run.pluginName,
+    run.origin,
+    JSON.stringify(run.data ?? null),
+    run.state,
+    run.requester ?? null,
+    run.taskId ?? null,
+    run.stepName ?? null,
+    run.attempt ?? 1,
+    run.batchId ?? null,
+  ];
+}
+
+/**
+ * Inserts a run owned by `owner` (the process that will run it), registering the owner in
+ * the same statement when it is not yet (see queries/instances.ts).
+ */
+export async function insertRun(db: Queryable, run: NewRun, owner: InstanceRow | null = null): Promise<void> {
+  await insertRuns(db, [run], owner);
+}
+
+/** Inserts many runs in one statement (a batch's), owned by `owner`. */
+export async function insertRuns(
+  db: Queryable,
+  runs: readonly NewRun[],
+  owner: InstanceRow | null = null,
+): Promise<void> {
+  if (runs.length === 0) return;
+  const rows = runs.map(runParams);
+  const values = [
+    ...Array.from({ length: 10 }, (_, index) => rows.map((row) => row[index])),
+    owner?.id ?? null,
+  ];
+  const insert = `INSERT INTO run (id, plugin_name, origin, data, state, requester, task_id, step_name, attempt, batch_id, instance_id, started_at)
+     SELECT id, plugin_name, origin, data, state, requester, task_id, step_name, attempt, batch_id, $11::uuid,
+            CASE WHEN state = 'RUNNING' THEN now() END
+       FROM unnest($1::uuid[], $2::text[], $3::text[], $4::jsonb[], $5::text[], $6::text[], $7::uuid[], $8::text[], $9::int[], $10::uuid[])
+         AS r (id, plugin_name, origin, data, state, requester, task_id, step_name, attempt, batch_id)`;
+  if (!owner) {
+    await db.query(insert, values);
+    return;
+  }
+  await db.query(`WITH owner AS (${insertInstanceSql(RUN_PARAMS + 1)}) ${insert}`, [
+    ...values,
+    ...instanceParams(owner),
+  ]);
+}
+
+/** Records the process group a run's plugin leads (and when its leader started), for recollect. */
+export async function recordRunProcess(
+  db: Queryable,
+  id: string,
+  pgid: number,
+  start: string | null,
+): Promise<void> {
+  await db.query('UPDATE run SET pgid = $2, pgid_start = $3 WHERE id = $1', [id, pgid, start]);
+}
+
+/**
+ * Ends runs that are still TODO or RUNNING as SERVER_ERROR with `error`, each with a final
+ * `run` event after its last one (and its NOTIFY), in one statement: a batch's runs that
+ * never started, or the runs of a process that died. Returns the ids it ended.
+ */
+export async function failLiveRuns(
+  db: Queryable,
+  ids: readonly string[],
+  end: { error: string; killReason: string | null },
+): Promise<string[]> {
+  if (ids.length === 0) return [];
+  const { rows } = await db.query<{ id: string }>(
+    `WITH target AS (
+       SELECT r.id, coalesce((SELECT max(e.seq) FROM event e WHERE e.stream_id = r.id), 0) + 1 AS seq
+         FROM run r WHERE r.id = ANY($1::uuid[]) AND r.state IN ('TODO', 'RUNNING')
+     ), ended AS (
+       UPDATE run SET state = 'SERVER_ERROR', error = $2, kill_reason = $3, finished_at = now(),
+              started_at = coalesce(run.started_at, now()), last_seq = target.seq
+         FROM target WHERE run.id = target.id
+       RETURNING run.id, target.seq
+     ), events AS (
+       INSERT INTO event (stream_id, seq, type, state, data, ts)
+       SELECT id, seq, 'run', 'SERVER_ERROR',
+              jsonb_build_object('result', NULL, 'error', $2::text, 'exit_code', NULL, 'signal', NULL,
+                                 'kill_reason', $3::text, 'duration_ms', NULL),
+              now()
+         FROM ended
+       ON CONFLICT (stream_id, seq) DO NOTHING
+     )
+     -- (a data-modifying CTE runs to completion whether or not it is read)
+     SELECT ended.id, pg_notify($4, ended.id || ':' || ended.seq) FROM ended`,
+    [ids, end.error, end.killReason, EVENT_CHANNEL],
   );
+  return rows.map((row) => row.id);
+}
+
+/** The runs of the given owners that are not over, locked for the caller's transaction. */
+export async function lockLiveRunsOf(
+  db: Queryable,
+  ownerIds: readonly string[],
+): Promise<{ id: string; pgid: number | null; pgid_start: string | null }[]> {
+  const { rows } = await db.query<{ id: string; pgid: number | null; pgid_start: string | null }>(
+    `SELECT id, pgid, pgid_start FROM run
+      WHERE instance_id = ANY($1::uuid[]) AND state IN ('TODO', 'RUNNING')
+      FOR UPDATE SKIP LOCKED`,
+    [ownerIds],
+  );
+  return rows;
 }
 
 export interface RunEnd {

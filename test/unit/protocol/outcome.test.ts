@@ -2,6 +2,7 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { buildInputEnvelope, parseResultLine, type ResultEnvelope } from '../../../src/protocol/envelope.ts';
 import { judgeRun, type ProcessEnd } from '../../../src/protocol/outcome.ts';
+import { isResultState } from '../../../src/protocol/states.ts';
 
 /** SPEC section 3, Result: the pure part (which line is a result, and which state it gives). */
 
@@ -179,4 +180,48 @@ test('judgeRun: a result breaking the outputs schema is SERVER_ERROR naming the 
   assert.equal(verdict.state, 'SERVER_ERROR');
   assert.equal(verdict.result, ok);
   assert.match(verdict.error ?? '', /outputs schema: \/payload\/count must be integer/);
+});
+
+test('judgeRun: a result naming a live or engine state is SERVER_ERROR naming it, whatever its status', () => {
+  for (const state of [
+    'RUNNING',
+    'TODO',
+    'WAITING',
+    'EXPANDED',
+    'PRUNE',
+    'CRASHED',
+    'TO_RETRY',
+    'done',
+    'Bad-State',
+  ]) {
+    for (const status of [1, 0]) {
+      const result = { status, reason: 'still going', state };
+      const verdict = judgeRun(end(), result, null);
+      assert.equal(verdict.state, 'SERVER_ERROR', `status ${status}, state ${state}`);
+      assert.equal(verdict.retriable, true);
+      assert.ok(verdict.error?.includes(`"${state}"`), `the error names the state: ${verdict.error}`);
+      assert.match(verdict.error ?? '', /not a final state/);
+      assert.equal(verdict.result, result, 'the printed result is kept');
+    }
+  }
+});
+
+test('judgeRun: status 1 with state SERVER_ERROR fails as SERVER_ERROR, retried like any SERVER_ERROR', () => {
+  const result = { status: 1, reason: 'backend busy', state: 'SERVER_ERROR' };
+  assert.deepEqual(judgeRun(end(), result, null), {
+    state: 'SERVER_ERROR',
+    result,
+    error: 'backend busy',
+    retriable: true,
+  });
+  assert.equal(judgeRun(end(), { status: 1, state: 'SERVER_ERROR' }, null).error, 'SERVER_ERROR');
+});
+
+test('isResultState: final builtins and upper-case custom words, never a live or engine state', () => {
+  for (const state of ['DONE', 'CLIENT_ERROR', 'FATAL_ERROR', 'SERVER_ERROR', 'ALREADY_DONE', 'NEEDS_2FA']) {
+    assert.equal(isResultState(state), true, state);
+  }
+  for (const state of ['RUNNING', 'TODO', 'WAITING', 'RETRY_NOW', 'AFTERRUN_ERROR', 'x', '2FA', 'A-B', '']) {
+    assert.equal(isResultState(state), false, state);
+  }
 });

@@ -1,0 +1,71 @@
+import os from 'node:os';
+import { deleteInstances, instancesOnHost } from '../store/queries/instances.ts';
+import { failLiveRuns, lockLiveRunsOf } from '../store/queries/runs.ts';
+import type { Store } from '../store/store.ts';
+import { groupAlive, isSameGroup, isSameProcessAlive, signalGroup } from '../system/processes.ts';
+
+/** The error of a run whose owner died under it. */
+export const OWNER_DIED = 'taskhost process died';
+
+export interface Recollected {
+  /** Dead owners found on this host (their rows are removed). */
+  owners: number;
+  /** Runs marked SERVER_ERROR. */
+  runs: number;
+  /** Plugin process groups found alive and killed. */
+  groups: number;
+}
+
+/**
+ * Kills process group `pgid` (which must be known to be the recorded one) until it is gone,
+ * for at most `limitMs`.
+ */
+async function killGroup(pgid: number, limitMs = 5000): Promise<void> {
+  const deadline = performance.now() + limitMs;
+  while (groupAlive(pgid) && performance.now() < deadline) {
+    signalGroup(pgid, 'SIGKILL');
+    await new Promise((resolve) => setTimeout(resolve, 10));
+  }
+}
+
+/**
+ * Re-collection of what a dead taskhost process left on this host, run at the start of
+ * every command (and, later, by the server's collectors). A process that was SIGKILLed,
+ * or whose machine lost power, ran plugins it can no longer supervise or time out, and
+ * left their runs RUNNING for good. For each owner recorded on this host whose process is
+ * gone (checked by pid and start time, so a reused pid is never mistaken for it):
+ * - each plugin group of its unfinished runs that still exists, and is the same group
+ *   (its leader's start time matches, or the leader is gone but members remain), is
+ *   SIGKILLed until it is gone;
+ * - those runs end as SERVER_ERROR "taskhost process died", with a final event so that
+ *   every stream following them closes;
+ * - the owner's row is removed.
+ * Rows are locked (SKIP LOCKED), so processes starting together never do this twice.
+ * Owners on other hosts are the server's heartbeat collector's business, not this one's.
+ */
+export async function recollectLocalRuns(store: Store, selfId: string | null = null): Promise<Recollected> {
+  const found = await instancesOnHost(store, os.hostname(), selfId);
+  const dead = found.filter((owner) => !isSameProcessAlive(owner.pid, owner.process_start));
+  if (dead.length === 0) return { owners: 0, runs: 0, groups: 0 };
+  const ids = dead.map((owner) => owner.id);
+  return store.transaction(async (db) => {
+    const runs = await lockLiveRunsOf(db, ids);
+    const killed: string[] = [];
+    const rest: string[] = [];
+    for (const run of runs) {
+      if (run.pgid !== null && isSameGroup(run.pgid, run.pgid_start)) {
+        await killGroup(run.pgid);
+        killed.push(run.id);
+      } else rest.push(run.id);
+    }
+    const ended = [
+      ...(await failLiveRuns(db, killed, {
+        error: `${OWNER_DIED}; its plugin was still running, unsupervised, and has been killed`,
+        killReason: 'owner-died',
+      })),
+      ...(await failLiveRuns(db, rest, { error: OWNER_DIED, killReason: 'owner-died' })),
+    ];
+    await deleteInstances(db, ids);
+    return { owners: dead.length, runs: ended.length, groups: killed.length };
+  });
+}
