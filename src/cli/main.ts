@@ -1,5 +1,5 @@
 import { Command, Option } from 'commander';
-import { normaliseArgv } from './argv.ts';
+import { longFlagsOf, normaliseArgv } from './argv.ts';
 import { failAndExit } from './exit.ts';
 import { VERSION } from '../version.ts';
 
@@ -148,4 +148,5 @@ Exit code: 0 when the result has status 1, 1 otherwise, 2 for bad usage.`,
   return program;
 }
 
-await buildProgram().parseAsync(normaliseArgv(process.argv.slice(2)), { from: 'user' });
+const program = buildProgram();
+await program.parseAsync(normaliseArgv(process.argv.slice(2), longFlagsOf(program)), { from: 'user' });

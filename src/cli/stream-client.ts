@@ -1,3 +1,4 @@
+import { setTimeout as sleep } from 'node:timers/promises';
 import WebSocket from 'ws';
 import { ERROR_CODES, TaskhostError, type ErrorCode } from '../errors.ts';
 import type { StreamEvent } from '../store/queries/events.ts';
@@ -11,32 +12,76 @@ export interface FollowHandlers {
   onEvent: (event: StreamEvent) => void;
 }
 
+export interface FollowResult {
+  /** The last event received (null when the stream had nothing after `since`). */
+  last: StreamEvent | null;
+  /** The last snapshot received: the document as the server saw it at the last (re)connect. */
+  snapshot: Record<string, unknown> | null;
+}
+
 const MAX_RECONNECTS = 10;
+
+interface Attempt {
+  code: number;
+  error?: TaskhostError;
+  /** A refusal worth another try (the server's store restarting, a connection lost). */
+  retry?: boolean;
+}
+
+function isEvent(message: Record<string, unknown>): message is Record<string, unknown> & StreamEvent {
+  return Number.isInteger(message.seq) && typeof message.type === 'string';
+}
 
 /**
  * Follows a stream (`/run/ID/stream`) to its end. A close that asks to resume (slow
- * consumer) or a dropped connection reconnects with `?since=` the last event seen, so the
- * caller sees every event once, in order. Resolves with the last event.
+ * consumer), a dropped connection, or a server answering 503 while its store restarts
+ * reconnects with `?since=` the last event seen, so the caller sees every event once, in
+ * order. A frame that is not a stream message is an error, in one line.
  */
 export async function followStream(
   server: string,
   path: string,
   since: number,
   handlers: FollowHandlers,
-): Promise<StreamEvent | null> {
+): Promise<FollowResult> {
   let last = since;
   let lastEvent: StreamEvent | null = null;
+  let snapshot: Record<string, unknown> | null = null;
   let attempts = 0;
+  let reached = false;
   for (;;) {
     const url = new URL(path, server);
     url.protocol = url.protocol === 'https:' ? 'wss:' : 'ws:';
     url.searchParams.set('since', String(last));
-    const outcome = await new Promise<{ code: number; error?: TaskhostError }>((resolve) => {
+    const outcome = await new Promise<Attempt>((resolve) => {
       const socket = new WebSocket(url);
+      const fail = (attempt: Attempt): void => {
+        resolve(attempt);
+        socket.terminate();
+      };
+      socket.on('open', () => (reached = true));
       socket.on('message', (raw) => {
+        let message: Record<string, unknown>;
+        try {
+          const parsed: unknown = JSON.parse(String(raw));
+          if (parsed === null || typeof parsed !== 'object' || Array.isArray(parsed)) {
+            throw new Error('not an object');
+          }
+          message = parsed as Record<string, unknown>;
+          if (message.type !== 'snapshot' && !isEvent(message)) throw new Error('no seq and type');
+        } catch (error) {
+          fail({
+            code: -1,
+            error: new TaskhostError(
+              'TH_SERVER_REFUSED',
+              `the server sent a malformed stream frame (${(error as Error).message}): ${String(raw).slice(0, 80)}`,
+            ),
+          });
+          return;
+        }
         attempts = 0;
-        const message = JSON.parse(String(raw)) as Record<string, unknown>;
         if (message.type === 'snapshot') {
+          snapshot = (message.run ?? message.task ?? null) as Record<string, unknown> | null;
           handlers.onSnapshot?.(message);
           return;
         }
@@ -62,15 +107,16 @@ export async function followStream(
               : response.statusCode === 404
                 ? 'TH_RUN_NOT_FOUND'
                 : 'TH_SERVER_REFUSED';
-          resolve({
+          fail({
             code: -1,
+            retry: response.statusCode === 503,
             error: new TaskhostError(code, `server: ${parsed.error ?? `HTTP ${response.statusCode}`}`),
           });
         });
       });
       socket.on('error', (error: NodeJS.ErrnoException) => {
-        if (error.code === 'ECONNREFUSED' && attempts === 0 && lastEvent === null) {
-          resolve({
+        if (!reached && attempts === 0 && error.code === 'ECONNREFUSED') {
+          fail({
             code: -1,
             error: new TaskhostError(
               'TH_SERVER_UNREACHABLE',
@@ -81,17 +127,18 @@ export async function followStream(
       });
       socket.on('close', (code) => resolve({ code }));
     });
-    if (outcome.error) throw outcome.error;
-    if (outcome.code === CLOSE_NORMAL) return lastEvent;
+    if (outcome.error && !outcome.retry) throw outcome.error;
+    if (outcome.code === CLOSE_NORMAL) return { last: lastEvent, snapshot };
     attempts += 1;
     if (attempts > MAX_RECONNECTS) {
-      throw new TaskhostError(
-        'TH_SERVER_UNREACHABLE',
-        `lost the stream ${path} (close code ${outcome.code}) after ${MAX_RECONNECTS} retries`,
+      throw (
+        outcome.error ??
+        new TaskhostError(
+          'TH_SERVER_UNREACHABLE',
+          `lost the stream ${path} (close code ${outcome.code}) after ${MAX_RECONNECTS} retries`,
+        )
       );
     }
-    if (outcome.code !== CLOSE_SLOW_CONSUMER) {
-      await new Promise((resolve) => setTimeout(resolve, Math.min(2000, 100 * 2 ** attempts)));
-    }
+    if (outcome.code !== CLOSE_SLOW_CONSUMER) await sleep(Math.min(2000, 100 * 2 ** attempts));
   }
 }

@@ -157,7 +157,13 @@ export async function spawnPlugin(request: SpawnRequest): Promise<SpawnResult> {
     err = openFifo(claimed[1] as string, opened);
   } catch (error) {
     closeAll(opened);
-    for (const path of claimed) fs.rmSync(path, { force: true });
+    for (const path of claimed) {
+      try {
+        fs.unlinkSync(path); // a FIFO renamed to us and not yet opened
+      } catch {
+        // already unlinked once opened, or not ours to remove
+      }
+    }
     return failedSpawn(
       request,
       `cannot set up the plugin's input and output: ${(error as Error).message}`,

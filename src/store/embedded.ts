@@ -43,13 +43,67 @@ export interface EmbeddedPaths {
   lockName: string;
 }
 
+/**
+ * Where a socket goes when the project's own path is too long for a socket address: the
+ * user's runtime directory ($XDG_RUNTIME_DIR, private to the user by design) when there is
+ * one the postmaster can use, else the temp directory. The name is predictable there, so
+ * the directory is checked before use (checkPrivateDirectory).
+ */
+function shortSocketParent(): string {
+  const runtime = process.env.XDG_RUNTIME_DIR;
+  // As root the postmaster runs as another user, who cannot enter root's runtime directory.
+  if (runtime && path.isAbsolute(runtime) && process.getuid?.() !== 0 && fs.existsSync(runtime)) {
+    return runtime;
+  }
+  return os.tmpdir();
+}
+
+/**
+ * Refuses a socket directory that someone else could control: one not owned by this user
+ * (or by the postmaster's user, when running as root), a symbolic link, or one others can
+ * write to. Another local user could otherwise create it first and stand a fake server in it.
+ */
+export function checkPrivateDirectory(dir: string, owners: readonly number[]): void {
+  let stat: fs.Stats;
+  try {
+    stat = fs.lstatSync(dir);
+  } catch {
+    return; // not there yet: we create it 0700
+  }
+  const problem = stat.isSymbolicLink()
+    ? 'is a symbolic link'
+    : !stat.isDirectory()
+      ? 'is not a directory'
+      : !owners.includes(stat.uid)
+        ? `belongs to uid ${stat.uid}, not to this user`
+        : (stat.mode & 0o022) !== 0
+          ? `can be written by others (mode ${(stat.mode & 0o777).toString(8)})`
+          : null;
+  if (problem) {
+    throw new TaskhostError(
+      'TH_STORE_UNAVAILABLE',
+      `refusing the embedded PostgreSQL socket directory ${dir}: it ${problem}; remove it, or set DATABASE_URL`,
+    );
+  }
+}
+
+/**
+ * Why the embedded store cannot run on `platform`, or null when it can. Its lifecycle lock
+ * is a Linux abstract socket and its process checks read /proc: on other systems, say so
+ * and point to DATABASE_URL rather than fail in some stranger way later.
+ */
+export function embeddedPlatformProblem(platform: string = os.platform()): string | null {
+  if (platform === 'linux') return null;
+  return `the embedded PostgreSQL runs on Linux only (this is ${platform}); set DATABASE_URL to a PostgreSQL 13 or newer`;
+}
+
 export function embeddedPaths(root: string): EmbeddedPaths {
   const absolute = path.resolve(root);
   const dataDir = path.join(absolute, 'pg');
   const digest = createHash('sha256').update(dataDir).digest('hex').slice(0, 16);
   let socketDir = path.join(absolute, 'run');
   if (Buffer.byteLength(path.join(socketDir, `.s.PGSQL.${PORT}.lock`)) > SOCKET_ADDRESS_LIMIT) {
-    socketDir = path.join(os.tmpdir(), `taskhost-${digest}`);
+    socketDir = path.join(shortSocketParent(), `taskhost-${digest}`);
   }
   return {
     root: absolute,
@@ -67,15 +121,7 @@ interface Binaries {
 
 async function loadBinaries(): Promise<Binaries> {
   const target = `${os.platform()}-${os.arch()}`;
-  const supported = [
-    'linux-x64',
-    'linux-arm64',
-    'linux-arm',
-    'linux-ia32',
-    'linux-ppc64',
-    'darwin-x64',
-    'darwin-arm64',
-  ];
+  const supported = ['linux-x64', 'linux-arm64', 'linux-arm', 'linux-ia32', 'linux-ppc64'];
   if (!supported.includes(target)) {
     throw new TaskhostError(
       'TH_STORE_UNAVAILABLE',
@@ -130,6 +176,8 @@ export class EmbeddedCluster {
     root: string,
     notify: (message: string) => void = () => undefined,
   ): Promise<EmbeddedCluster> {
+    const platformProblem = embeddedPlatformProblem();
+    if (platformProblem) throw new TaskhostError('TH_STORE_UNAVAILABLE', platformProblem);
     const cluster = new EmbeddedCluster(embeddedPaths(root));
     await withLifecycleLock(cluster.paths.lockName, () => cluster.startOrAttach(notify));
     return cluster;
@@ -138,6 +186,11 @@ export class EmbeddedCluster {
   private async startOrAttach(notify: (message: string) => void): Promise<void> {
     const { paths } = this;
     fs.mkdirSync(paths.root, { recursive: true, mode: 0o755 });
+    const uid = process.getuid?.() ?? 0;
+    // As root, the postmaster's user owns the socket directory; its uid is read on demand.
+    const owners =
+      uid === 0 ? [uid, ...(await postgresIdentity().then((who) => (who ? [who.uid] : [])))] : [uid];
+    checkPrivateDirectory(paths.socketDir, owners);
     if (!(await this.tryAnchor())) {
       const binaries = await loadBinaries();
       const who = await postgresIdentity();
@@ -212,6 +265,8 @@ export class EmbeddedCluster {
   private async start(binaries: Binaries, who: Identity | null): Promise<void> {
     const { dataDir, socketDir, logFile } = this.paths;
     fs.mkdirSync(socketDir, { recursive: true, mode: 0o700 });
+    // Checked again now that it exists: someone may have made it first since the last look.
+    checkPrivateDirectory(socketDir, who ? [process.getuid?.() ?? 0, who.uid] : [process.getuid?.() ?? 0]);
     if (who) fs.chownSync(socketDir, who.uid, who.gid);
     this.clearStaleLocks();
 

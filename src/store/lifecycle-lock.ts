@@ -8,15 +8,18 @@ import { TaskhostError } from '../errors.ts';
  * SIGKILL, so a killed process never leaves a stale lock behind.
  */
 export async function withLifecycleLock<T>(name: string, fn: () => Promise<T>): Promise<T> {
-  const server = net.createServer();
   const deadline = Date.now() + 120_000;
+  let server: net.Server;
   for (;;) {
+    // A fresh server per attempt: listeners of a failed listen() must not pile up.
+    server = net.createServer();
+    const attempt = server;
     const bound = await new Promise<boolean>((resolve, reject) => {
-      server.once('error', (error: NodeJS.ErrnoException) => {
+      attempt.once('error', (error: NodeJS.ErrnoException) => {
         if (error.code === 'EADDRINUSE') resolve(false);
         else reject(error);
       });
-      server.listen(name, () => resolve(true));
+      attempt.listen(name, () => resolve(true));
     });
     if (bound) break;
     if (Date.now() > deadline) {

@@ -103,3 +103,42 @@ export interface ListedPlugin {
   registered_at: string;
   updated_at: string;
 }
+
+export interface ServeProcess {
+  child: ResultPromise;
+  url: string;
+  port: number;
+  stderr: () => string;
+}
+
+/**
+ * Starts `taskhost serve --port 0 ARGS...` and resolves once it listens (its stderr names the
+ * port). Rejects if it exits first, or after `withinMs` (a hang guard).
+ */
+export async function startServe(
+  args: readonly string[],
+  options: CliOptions & { withinMs?: number },
+): Promise<ServeProcess> {
+  const child = startTaskhost(['serve', '--port', '0', ...args], { timeoutMs: 300_000, ...options });
+  let text = '';
+  child.stderr?.on('data', (chunk: Buffer) => (text += chunk.toString()));
+  const port = await new Promise<number>((resolve, reject) => {
+    const timer = setTimeout(
+      () => reject(new Error(`serve did not listen within ${options.withinMs ?? 60_000} ms: ${text}`)),
+      options.withinMs ?? 60_000,
+    );
+    const check = (): void => {
+      const match = /taskhost listening on http:\/\/127\.0\.0\.1:(\d+)/.exec(text);
+      if (match) {
+        clearTimeout(timer);
+        resolve(Number(match[1]));
+      }
+    };
+    child.stderr?.on('data', check);
+    void child.then((result) => {
+      clearTimeout(timer);
+      reject(new Error(`serve exited (${result.exitCode ?? result.signal}) before listening: ${text}`));
+    });
+  });
+  return { child, url: `http://127.0.0.1:${port}`, port, stderr: () => text };
+}

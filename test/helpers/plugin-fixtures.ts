@@ -38,3 +38,34 @@ export async function readPid(file: string): Promise<number> {
   if (!Number.isInteger(pid) || pid <= 0) throw new Error(`no pid in ${file}`);
   return pid;
 }
+
+/**
+ * Resolves once `file` exists (a fixture writes it when it reaches a point): woken by the
+ * directory's change events, with a rare re-check in case an event was coalesced away.
+ * Rejects after `withinMs`, a guard against a hang, not a speed claim.
+ */
+export function waitForFile(file: string, withinMs = 30_000): Promise<void> {
+  return new Promise((resolve, reject) => {
+    const dir = path.dirname(file);
+    let settled = false;
+    const finish = (error?: Error): void => {
+      if (settled) return;
+      settled = true;
+      watcher.close();
+      clearInterval(recheck);
+      clearTimeout(guard);
+      if (error) reject(error);
+      else resolve();
+    };
+    const check = (): void => {
+      if (fs.existsSync(file)) finish();
+    };
+    const watcher = fs.watch(dir, check);
+    const recheck = setInterval(check, 250);
+    const guard = setTimeout(
+      () => finish(new Error(`${file} did not appear within ${withinMs} ms`)),
+      withinMs,
+    );
+    check();
+  });
+}

@@ -26,7 +26,7 @@ export async function executeRemote(
   const { body } = await requestJson(server, 'POST', `${path}?async=true`, { data });
   const runId = String(body.run_id);
   process.stderr.write(`run ${runId} started on ${server}\n`);
-  const final = await followStream(server, String(body.stream ?? `/run/${runId}/stream`), 0, {
+  const { last: final } = await followStream(server, String(body.stream ?? `/run/${runId}/stream`), 0, {
     onEvent: (event) => {
       if (event.type === 'log') {
         printLine({ stream: (event.stream ?? 'stdout') as OutputLine['stream'], text: event.line ?? '' });

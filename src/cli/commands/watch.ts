@@ -1,5 +1,5 @@
 import { TaskhostError } from '../../errors.ts';
-import { isFailedState } from '../../protocol/states.ts';
+import { isFailedState, isFinalRunState } from '../../protocol/states.ts';
 import { paint, useColour } from '../output.ts';
 import { followStream } from '../stream-client.ts';
 
@@ -14,7 +14,7 @@ export async function watchRun(id: string, flags: { server: string; since: strin
   }
   const colour = useColour(process.stdout);
   const out = (text: string): boolean => process.stdout.write(`${text}\n`);
-  const final = await followStream(flags.server, `/run/${encodeURIComponent(id)}/stream`, since, {
+  const followed = await followStream(flags.server, `/run/${encodeURIComponent(id)}/stream`, since, {
     onSnapshot: (message) => {
       const run = (message.run ?? {}) as Record<string, unknown>;
       out(
@@ -40,5 +40,7 @@ export async function watchRun(id: string, flags: { server: string; since: strin
       if (event.data && event.data.result) out(JSON.stringify(event.data.result));
     },
   });
-  return final?.state && !isFailedState(final.state) ? 0 : 1;
+  // Resumed at or past the end, no event comes: the run's own state (in the snapshot) decides.
+  const state = followed.last?.state ?? (followed.snapshot?.state as string | undefined);
+  return state && isFinalRunState(state) && !isFailedState(state) ? 0 : 1;
 }
