@@ -121,6 +121,11 @@ export class Subscription {
     return this.last;
   }
 
+  /** Live events held while a catch-up reads the store (at most CATCH_UP_BUFFER). */
+  get bufferedCount(): number {
+    return this.buffer.length;
+  }
+
   close(): void {
     if (this.closed) return;
     this.closed = true;
