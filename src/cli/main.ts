@@ -1,4 +1,5 @@
 import { Command, Option } from 'commander';
+import packageJson from '../../package.json' with { type: 'json' };
 import { normaliseArgv } from './argv.ts';
 import { failAndExit } from './exit.ts';
 
@@ -6,8 +7,6 @@ import { failAndExit } from './exit.ts';
  * `taskhost`: the command line. Only commander is loaded up front; each command imports
  * what it needs when it runs, so `taskhost --help` starts fast.
  */
-
-const VERSION = '0.1.0';
 
 /** An option that can also be set by TASKHOST_<FLAG>. */
 function option(flags: string, description: string, env: string): Option {
@@ -46,7 +45,7 @@ export function buildProgram(): Command {
     .description(
       'Run action plugins (any executable speaking the JSON protocol v1) and µTask-style workflows.',
     )
-    .version(VERSION, '-v, --version')
+    .version(packageJson.version, '-v, --version')
     .configureOutput({
       // Usage errors read like every other error: one line, then exit code 2.
       outputError: (text, write) =>
@@ -55,6 +54,14 @@ export function buildProgram(): Command {
     .exitOverride((error) => {
       process.exit(error.exitCode === 0 ? 0 : 2);
     });
+
+  program
+    .command('init')
+    .description(
+      'start a project: an example plugin in tasks/, templates/, a commented taskhost.yaml, a .gitignore',
+    )
+    .argument('[dir]', 'the project directory, created if missing', '.')
+    .action(run(async () => (await import('./commands/init.ts')).init));
 
   storeOptions(
     program
