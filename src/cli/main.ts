@@ -55,6 +55,14 @@ export function buildProgram(): Command {
       process.exit(error.exitCode === 0 ? 0 : 2);
     });
 
+  program
+    .command('init')
+    .description(
+      'start a project: an example plugin in tasks/, templates/, a commented taskhost.yaml, a .gitignore',
+    )
+    .argument('[dir]', 'the project directory, created if missing', '.')
+    .action(run(async () => (await import('./commands/init.ts')).init));
+
   storeOptions(
     program
       .command('register')

