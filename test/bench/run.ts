@@ -7,13 +7,14 @@
  * when a benchmark crashed (a wrong answer from a plugin, a server that did not start...).
  *
  *   npm run bench                          all of them
- *   npm run bench -- protocol ws           some (by name prefix: protocol, cli, ws, flood, kill)
+ *   npm run bench -- protocol ws           some (by name prefix: protocol, cli, ws, flood, kill, api)
  *   npm run bench -- --quick               fewer repetitions (a smoke run; numbers are rough)
  */
 import { execFileSync } from 'node:child_process';
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
+import { runApiTiming } from './api-timing.ts';
 import { runCliOverhead } from './cli-overhead.ts';
 import { runFlood } from './flood.ts';
 import { runKillTiming } from './kill-timing.ts';
@@ -46,6 +47,7 @@ const BENCHMARKS: { name: string; run: () => Promise<BenchResult> }[] = [
   { name: 'ws-latency', run: () => runWsLatency(quick ? { lines: 100, repeats: 1 } : {}) },
   { name: 'flood', run: () => runFlood(quick ? { seconds: 3 } : {}) },
   { name: 'kill-timing', run: () => runKillTiming(quick ? { rounds: 3, warmup: 1 } : {}) },
+  { name: 'api-timing', run: () => runApiTiming(quick ? { rounds: 5, warmup: 1, floods: 1 } : {}) },
 ];
 
 function gitCommit(): string | null {
