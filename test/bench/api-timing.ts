@@ -12,7 +12,7 @@
  *   batch  POST /plugin/slot/batch?async=true, 4 items waiting for a gate, max_concurrent -1
  * Targets: the async answers take at most what a sync run takes.
  *
- * A slow consumer: big-output.sh printing 24 MiB of 1 KiB lines, run alone (sync) and run with
+ * A slow consumer: big-output.sh printing 24 MiB of 1 KiB lines (async runs), alone and with
  * one subscriber that completes the WebSocket upgrade and then never reads, alternately. The
  * stored run durations (started..finished) are compared. Target: with the stalled subscriber
  * at most 1.25 times the duration without.
@@ -123,7 +123,7 @@ async function connectNeverReading(server: ServerProcess, runId: string): Promis
 export async function runApiTiming(options: ApiTimingOptions = {}): Promise<BenchResult> {
   const rounds = options.rounds ?? 30;
   const warmup = options.warmup ?? 3;
-  const floods = options.floods ?? 3;
+  const floods = options.floods ?? 5;
   log(
     `== ${BENCHMARK}: ${rounds} interleaved rounds (${VARIANTS.join(', ')}), ${warmup} warm-up; ${floods} runs of 24 MiB with and without a stalled subscriber; server in its own process`,
   );
@@ -231,23 +231,24 @@ export async function runApiTiming(options: ApiTimingOptions = {}): Promise<Benc
     // A slow consumer: the same run alone, and with a subscriber that never reads.
     const alone: number[] = [];
     const stalled: number[] = [];
+    const startFlood = async (): Promise<string> =>
+      (
+        await api<{ run_id: string }>(
+          srv.url,
+          'POST',
+          '/plugin/big-output/run?async=true',
+          { data: FLOOD },
+          [202],
+        )
+      ).run_id;
     for (let i = 0; i < floods; i += 1) {
-      const sync = await api<{ run_id: string; state: string }>(srv.url, 'POST', '/plugin/big-output/run', {
-        data: FLOOD,
-      });
-      const run = await finalRun(srv, sync.run_id);
+      const run = await finalRun(srv, await startFlood());
       alone.push(run.duration_ms ?? Number.NaN);
 
-      const started = await api<{ run_id: string }>(
-        srv.url,
-        'POST',
-        '/plugin/big-output/run?async=true',
-        { data: FLOOD },
-        [202],
-      );
-      const socket = await connectNeverReading(srv, started.run_id);
+      const runId = await startFlood();
+      const socket = await connectNeverReading(srv, runId);
       try {
-        const slow = await finalRun(srv, started.run_id);
+        const slow = await finalRun(srv, runId);
         if (slow.output_dropped.lines > 0) throw new Error('the output cap was reached: raise OUTPUT_CAP');
         stalled.push(slow.duration_ms ?? Number.NaN);
       } finally {
