@@ -7,16 +7,18 @@
  * when a benchmark crashed (a wrong answer from a plugin, a server that did not start...).
  *
  *   npm run bench                          all of them
- *   npm run bench -- protocol ws           some (by name prefix: protocol, cli, ws, flood, global)
+ *   npm run bench -- protocol ws           some (by name prefix: protocol, cli, ws, flood, kill, api, global)
  *   npm run bench -- --quick               fewer repetitions (a smoke run; numbers are rough)
  */
 import { execFileSync } from 'node:child_process';
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
+import { runApiTiming } from './api-timing.ts';
 import { runCliOverhead } from './cli-overhead.ts';
 import { runFlood } from './flood.ts';
 import { runGlobalInstall } from './global-install.ts';
+import { runKillTiming } from './kill-timing.ts';
 import {
   BENCH_DIR,
   cleanupAll,
@@ -45,6 +47,8 @@ const BENCHMARKS: { name: string; run: () => Promise<BenchResult> }[] = [
   { name: 'cli-overhead', run: () => runCliOverhead(quick ? { reps: 6, warmup: 1 } : {}) },
   { name: 'ws-latency', run: () => runWsLatency(quick ? { lines: 100, repeats: 1 } : {}) },
   { name: 'flood', run: () => runFlood(quick ? { seconds: 3 } : {}) },
+  { name: 'kill-timing', run: () => runKillTiming(quick ? { rounds: 3, warmup: 1 } : {}) },
+  { name: 'api-timing', run: () => runApiTiming(quick ? { rounds: 5, warmup: 1, floods: 1 } : {}) },
   { name: 'global-install', run: () => runGlobalInstall(quick ? { reps: 6, warmup: 1 } : {}) },
 ];
 

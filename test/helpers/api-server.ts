@@ -98,7 +98,11 @@ export async function startTestServer(overrides: Partial<ServerConfig> = {}): Pr
   return { app, db, port, url, request, register };
 }
 
-/** Polls `GET /run/:id` until the run is in a final state. */
+/**
+ * Polls `GET /run/:id` until the run's row is in a final state (the stream's final event goes
+ * out before the row is updated, so the row itself is what this waits for); `withinMs` is a
+ * hang guard, not a speed claim.
+ */
 export async function waitForRun(server: TestServer, id: string, withinMs = 20_000): Promise<RunDocument> {
   const deadline = Date.now() + withinMs;
   for (;;) {

@@ -50,8 +50,13 @@ export function startTaskhost(args: readonly string[], options: CliOptions): Res
 }
 
 /** Runs `taskhost ARGS...` to its end. */
-export async function taskhost(args: readonly string[], options: CliOptions): Promise<CliResult> {
-  const result = await startTaskhost(args, options);
+export function taskhost(args: readonly string[], options: CliOptions): Promise<CliResult> {
+  return cliResult(startTaskhost(args, options));
+}
+
+/** How a `taskhost` started by startTaskhost ended. */
+export async function cliResult(running: ResultPromise): Promise<CliResult> {
+  const result = await running;
   return {
     exitCode: result.exitCode,
     signal: result.signal,

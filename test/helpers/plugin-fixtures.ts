@@ -21,7 +21,11 @@ export function tempDir(t: TestContext): string {
 
 export { isAlive } from '../../src/store/processes.ts';
 
-/** Polls `check` every 20 ms until it holds or `withinMs` passes; returns its last answer. */
+/**
+ * Polls `check` every 20 ms until it holds or `withinMs` passes; returns its last answer. Only
+ * for a condition that has no event to wait for (the death of a process that is not our
+ * child); `withinMs` is a hang guard, never a speed claim.
+ */
 export async function eventually(check: () => boolean, withinMs: number): Promise<boolean> {
   const deadline = Date.now() + withinMs;
   for (;;) {
@@ -31,41 +35,102 @@ export async function eventually(check: () => boolean, withinMs: number): Promis
   }
 }
 
-/** Reads a pid a fixture wrote to a file, waiting briefly for it to appear. */
-export async function readPid(file: string): Promise<number> {
-  await eventually(() => fs.existsSync(file) && fs.readFileSync(file, 'utf8').trim() !== '', 2000);
-  const pid = Number(fs.readFileSync(file, 'utf8').trim());
-  if (!Number.isInteger(pid) || pid <= 0) throw new Error(`no pid in ${file}`);
-  return pid;
+export interface WaitOptions {
+  /** A hang guard, not a speed claim: rejects when nothing happened for this long. */
+  withinMs?: number;
+  /** Gives up (rejecting) when aborted: a process that will never write the file has ended. */
+  signal?: AbortSignal;
 }
 
 /**
- * Resolves once `file` exists (a fixture writes it when it reaches a point): woken by the
- * directory's change events, with a rare re-check in case an event was coalesced away.
- * Rejects after `withinMs`, a guard against a hang, not a speed claim.
+ * Resolves with what `check` returns once it returns something other than undefined, checking
+ * again at every change inside `dir` (fs.watch, inotify): woken by the writes of the fixtures
+ * themselves, not by a sleep. `describe` says what was seen, for the error of a hang.
  */
-export function waitForFile(file: string, withinMs = 30_000): Promise<void> {
-  return new Promise((resolve, reject) => {
-    const dir = path.dirname(file);
+export function waitInDir<T>(
+  dir: string,
+  check: () => T | undefined,
+  options: WaitOptions & { describe?: () => string } = {},
+): Promise<T> {
+  const { withinMs = 30_000, signal, describe = () => '' } = options;
+  return new Promise<T>((resolve, reject) => {
     let settled = false;
-    const finish = (error?: Error): void => {
-      if (settled) return;
+    const stop = (): void => {
       settled = true;
       watcher.close();
-      clearInterval(recheck);
-      clearTimeout(guard);
-      if (error) reject(error);
-      else resolve();
+      clearTimeout(timer);
+      signal?.removeEventListener('abort', onAbort);
     };
-    const check = (): void => {
-      if (fs.existsSync(file)) finish();
+    const attempt = (): void => {
+      if (settled) return;
+      const value = check();
+      if (value === undefined) return;
+      stop();
+      resolve(value);
     };
-    const watcher = fs.watch(dir, check);
-    const recheck = setInterval(check, 250);
-    const guard = setTimeout(
-      () => finish(new Error(`${file} did not appear within ${withinMs} ms`)),
-      withinMs,
-    );
-    check();
+    const fail = (why: string): void => {
+      if (settled) return;
+      stop();
+      reject(new Error(`waiting in ${dir}: ${why}; ${describe()}`));
+    };
+    const onAbort = (): void => fail(`given up (${String(signal?.reason)})`);
+    const watcher = fs.watch(dir, attempt);
+    const timer = setTimeout(() => fail(`still waiting after ${withinMs} ms`), withinMs);
+    signal?.addEventListener('abort', onAbort, { once: true });
+    // After the watcher is in place: a write between the two cannot be missed.
+    attempt();
+    if (signal?.aborted) onAbort();
   });
+}
+
+function readOrNull(file: string): string | null {
+  try {
+    return fs.readFileSync(file, 'utf8');
+  } catch {
+    return null;
+  }
+}
+
+/** Resolves with the content of `file` once it exists and satisfies `ready` (see waitInDir). */
+export function waitForFile(
+  file: string,
+  options: WaitOptions & { ready?: (content: string) => boolean } = {},
+): Promise<string> {
+  const { ready = () => true, ...rest } = options;
+  return waitInDir(
+    path.dirname(file),
+    () => {
+      const content = readOrNull(file);
+      return content !== null && ready(content) ? content : undefined;
+    },
+    { ...rest, describe: () => `${file} holds ${JSON.stringify(readOrNull(file)?.slice(-2000) ?? null)}` },
+  );
+}
+
+/**
+ * The live processes that `parent` started from the fixture file `location` (its command line
+ * names the file), zombies excluded: how many plugins run at this instant. Linux /proc.
+ */
+export function pluginProcesses(parent: number, location: string): number[] {
+  return fs.readdirSync('/proc').flatMap((entry) => {
+    if (!/^\d+$/.test(entry)) return [];
+    try {
+      const stat = fs.readFileSync(`/proc/${entry}/stat`, 'utf8');
+      // After "pid (comm) ": the state, then the parent pid.
+      const [state, ppid] = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+      if (Number(ppid) !== parent || state === 'Z') return [];
+      const argv = fs.readFileSync(`/proc/${entry}/cmdline`, 'utf8').split('\0');
+      return argv.includes(location) ? [Number(entry)] : [];
+    } catch {
+      return []; // gone meanwhile
+    }
+  });
+}
+
+/** Reads a pid a fixture writes to a file, waiting for the write. */
+export async function readPid(file: string): Promise<number> {
+  const text = await waitForFile(file, { ready: (content) => /^\d+\n/.test(content) });
+  const pid = Number(text.trim());
+  if (!Number.isInteger(pid) || pid <= 0) throw new Error(`no pid in ${file}`);
+  return pid;
 }

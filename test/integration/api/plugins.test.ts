@@ -12,7 +12,13 @@ import {
   type ErrorBody,
   type TestServer,
 } from '../../helpers/api-server.ts';
-import { fixturePath, tempDir } from '../../helpers/plugin-fixtures.ts';
+import {
+  fixturePath,
+  pluginProcesses,
+  tempDir,
+  waitForFile,
+  waitInDir,
+} from '../../helpers/plugin-fixtures.ts';
 
 /**
  * SPEC section 8, plugin routes, over a real listening server: registration and its
@@ -429,18 +435,56 @@ function readSpans(dir: string, ids: readonly string[]): (readonly [bigint, bigi
   });
 }
 
+function killAll(pids: readonly number[]): void {
+  for (const pid of pids) process.kill(pid, 'SIGKILL');
+}
+
+/** The ids of slot.sh runs in `dir` that started and have not ended, in the order they started. */
+function runningSlots(dir: string): string[] {
+  const files = new Set(fs.readdirSync(dir));
+  return [...files]
+    .filter((name) => name.endsWith('.started'))
+    .map((name) => name.slice(0, -'.started'.length))
+    .filter((id) => !files.has(id))
+    .map((id) => ({ id, start: fs.readFileSync(path.join(dir, `${id}.started`), 'utf8').trim() }))
+    .filter(({ start }) => start !== '') // created, not yet written
+    .map(({ id, start }) => ({ id, start: BigInt(start) }))
+    .sort((a, b) => (a.start < b.start ? -1 : a.start > b.start ? 1 : 0))
+    .map(({ id }) => id);
+}
+
 test('POST /plugin/:name/batch runs every item, never more than max_concurrent at once', async (t) => {
   await server.register('slot', 'slot.sh');
   const dir = tempDir(t);
+  const gates = tempDir(t);
+  const gate = (id: string): string => path.join(gates, id);
   const ids = ['a', 'b', 'c', 'd', 'e', 'f'];
-  const { status, body, text } = await server.request<{
+  // Should the test fail midway, no run is left waiting for its gate.
+  t.after(() => killAll(pluginProcesses(process.pid, fixturePath('slot.sh'))));
+  const answer = server.request<{
     batch_id: string;
     max_concurrent: number;
     results: Envelope[];
   }>('POST', '/plugin/slot/batch', {
-    items: ids.map((id) => ({ dir, id, sleep_ms: 250 })),
+    // Every run waits for a gate of its own, so the test decides when each one ends.
+    items: ids.map((id) => ({ dir, id, gate: gate(id) })),
     max_concurrent: 2,
   });
+  // Whenever two runs wait (or all that are left), let the one that started last go: while two
+  // are held, a third can only start if the limit fails. The first to start is held to the
+  // very end, so they end out of item order.
+  for (let left = ids.length; left > 0; left -= 1) {
+    const running = await waitInDir(dir, () => {
+      const now = runningSlots(dir);
+      return now.length >= Math.min(2, left) ? now : undefined;
+    });
+    const live = pluginProcesses(process.pid, fixturePath('slot.sh'));
+    assert.ok(live.length <= 2, `${live.length} plugins at once: ${running.join(', ')} started`);
+    const id = running.at(-1) as string;
+    fs.writeFileSync(gate(id), '');
+    await waitForFile(path.join(dir, id));
+  }
+  const { status, body, text } = await answer;
   assert.equal(status, 200, text);
   assert.match(body.batch_id, UUID);
   assert.equal(body.max_concurrent, 2);
@@ -450,8 +494,15 @@ test('POST /plugin/:name/batch runs every item, never more than max_concurrent a
     assert.equal(result.state, 'DONE');
     assert.deepEqual(result.payload, { id: ids[index] }, 'results in item order');
   });
+  const spans = readSpans(dir, ids);
+  const ends = ids.map((id, index) => ({ id, end: (spans[index] as readonly [bigint, bigint])[1] }));
+  assert.notDeepEqual(
+    [...ends].sort((x, y) => (x.end < y.end ? -1 : 1)).map(({ id }) => id),
+    ids,
+    'the runs ended out of item order',
+  );
   // Two at once, never three: the limit holds, and it is a limit (not one at a time).
-  assert.equal(maxOverlap(readSpans(dir, ids)), 2);
+  assert.equal(maxOverlap(spans), 2);
 
   const runs = await server.request<RunDocument[]>('GET', `/run?batch=${body.batch_id}`);
   assert.equal(runs.body.length, ids.length);
@@ -466,7 +517,7 @@ test('POST /plugin/:name/batch runs every item, never more than max_concurrent a
     'POST',
     '/plugin/slot/batch',
     {
-      items: [{ dir, id: 'g', sleep_ms: 0 }],
+      items: [{ dir, id: 'g' }],
       max_concurrent: 0,
     },
   );
@@ -482,21 +533,22 @@ test('POST /plugin/:name/batch runs every item, never more than max_concurrent a
   assertErrorBody(tooLow.body, 'TH_REQUEST_INVALID', /max_concurrent/);
 });
 
-test('POST /plugin/:name/batch?async=true answers 202 with run ids and streams that all finish', async (t) => {
+test('POST /plugin/:name/batch?async=true answers 202 with run ids while the runs wait; they all run at once and finish', async (t) => {
   await server.register('slot', 'slot.sh');
   const dir = tempDir(t);
+  // Every run waits for this gate, which opens only after the answer.
+  const gate = path.join(tempDir(t), 'gate');
   const ids = ['p', 'q', 'r', 's'];
-  const started = Date.now();
+  t.after(() => killAll(pluginProcesses(process.pid, fixturePath('slot.sh'))));
   const { status, body, text } = await server.request<{
     batch_id: string;
     max_concurrent: number;
     runs: { run_id: string; stream: string }[];
   }>('POST', '/plugin/slot/batch?async=true', {
-    items: ids.map((id) => ({ dir, id, sleep_ms: 300 })),
+    items: ids.map((id) => ({ dir, id, gate })),
     max_concurrent: -1,
   });
   assert.equal(status, 202, text);
-  assert.ok(Date.now() - started < 300, 'answered before the runs could finish');
   assert.match(body.batch_id, UUID);
   assert.equal(body.max_concurrent, 128);
   assert.equal(body.runs.length, ids.length);
@@ -504,14 +556,20 @@ test('POST /plugin/:name/batch?async=true answers 202 with run ids and streams t
   for (const run of body.runs) {
     assert.match(run.run_id, UUID);
     assert.equal(run.stream, `/run/${run.run_id}/stream`);
+    // It cannot have finished: it waits for a gate that does not exist yet.
+    const { body: now } = await server.request<RunDocument>('GET', `/run/${run.run_id}`);
+    assert.ok(['TODO', 'RUNNING'].includes(now.state), now.state);
   }
+  // -1 = 128 at once: all four start while the gate is shut.
+  await waitInDir(dir, () => (runningSlots(dir).length === ids.length ? true : undefined));
+  assert.equal(pluginProcesses(process.pid, fixturePath('slot.sh')).length, ids.length);
+  fs.writeFileSync(gate, '');
   const finished = await Promise.all(body.runs.map((run) => waitForRun(server, run.run_id)));
   finished.forEach((run, index) => {
     assert.equal(run.state, 'DONE', run.error ?? '');
     assert.equal(run.batch_id, body.batch_id);
     assert.deepEqual(run.result?.payload, { id: ids[index] });
   });
-  // -1 = 128 at once: all four overlapped.
   assert.equal(maxOverlap(readSpans(dir, ids)), ids.length);
 });
 

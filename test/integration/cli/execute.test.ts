@@ -6,11 +6,13 @@ import {
   assertExit,
   assertOneLineError,
   cliEnv,
+  cliResult,
+  startTaskhost,
   stdoutJson,
   taskhost,
   type CliResult,
 } from '../../helpers/cli.ts';
-import { fixturePath, tempDir } from '../../helpers/plugin-fixtures.ts';
+import { fixturePath, pluginProcesses, tempDir, waitForFile } from '../../helpers/plugin-fixtures.ts';
 import type { Envelope as RunEnvelope } from '../../helpers/api-server.ts';
 import { createTestDatabase } from '../../helpers/store.ts';
 
@@ -231,14 +233,31 @@ interface Interval {
   end: bigint;
 }
 
+/** The overlap fixture's log lines: "start|end NS PID ID". */
+function logEntries(content: string): { kind: string; ns: string; pid: string; id: string }[] {
+  return content
+    .split('\n')
+    .filter((line) => line !== '')
+    .map((line) => {
+      const [kind = '', ns = '', pid = '', id = ''] = line.split(' ');
+      return { kind, ns, pid, id };
+    });
+}
+
+/** The ids of the runs that started and have not ended, in the order they started. */
+function runningIds(content: string): string[] {
+  const entries = logEntries(content);
+  const ended = new Set(entries.filter((e) => e.kind === 'end').map((e) => e.id));
+  return entries.filter((e) => e.kind === 'start' && !ended.has(e.id)).map((e) => e.id);
+}
+
 /** The most runs at once, from the start/end lines the overlap fixture wrote. */
 function maxOverlap(logFile: string): { max: number; runs: number } {
   const intervals = new Map<string, Partial<Interval>>();
-  for (const line of fs.readFileSync(logFile, 'utf8').trim().split('\n')) {
-    const [kind, ns, pid] = line.split(' ');
-    const entry = intervals.get(pid as string) ?? {};
-    entry[kind as 'start' | 'end'] = BigInt(ns as string);
-    intervals.set(pid as string, entry);
+  for (const { kind, ns, pid } of logEntries(fs.readFileSync(logFile, 'utf8'))) {
+    const entry = intervals.get(pid) ?? {};
+    entry[kind as 'start' | 'end'] = BigInt(ns);
+    intervals.set(pid, entry);
   }
   const points: [bigint, number][] = [];
   for (const { start, end } of intervals.values()) {
@@ -255,29 +274,68 @@ function maxOverlap(logFile: string): { max: number; runs: number } {
   return { max, runs: intervals.size };
 }
 
-test('--batch FILE.jsonl --concurrency 2: one line per input line, in order, at most 2 at once', async (t) => {
+test('--batch FILE.jsonl --concurrency 2: one line per input line, in input order, at most 2 at once', async (t) => {
   const dir = tempDir(t);
   const log = path.join(dir, 'overlap.log');
   const batch = path.join(dir, 'items.jsonl');
+  // Every run waits for a gate of its own, so the test decides when each one ends.
+  const gate = (id: string | number): string => path.join(dir, `gate-${id}`);
   const items = [
-    { log, id: 1, sleep: 0.5 },
-    { log, id: 2, sleep: 0.5 },
+    { log, id: 1, gate: gate(1) },
+    { log, id: 2, gate: gate(2) },
     null, // a blank line: skipped, but it counts for the line numbers
-    { log, id: 3, sleep: 0.5, fail: true },
-    { log, id: 4, sleep: 0.1 },
-    { log, id: 5, sleep: 0.5 },
-    { log, id: 6, sleep: 0.5 },
+    { log, id: 3, gate: gate(3), fail: true },
+    { log, id: 4, gate: gate(4) },
+    { log, id: 5, gate: gate(5) },
+    { log, id: 6, gate: gate(6) },
   ];
   fs.writeFileSync(batch, `${items.map((item) => (item ? JSON.stringify(item) : '  ')).join('\n')}\n`);
 
-  const result = await cli(['execute', '-name', 'overlap', '--batch', batch, '--concurrency', '2']);
+  const running = startTaskhost(['execute', '-name', 'overlap', '--batch', batch, '--concurrency', '2'], {
+    env,
+    timeoutMs: 90_000,
+  });
+  // Should the test fail midway, no run is left waiting for its gate.
+  t.after(() => {
+    for (const pid of pluginProcesses(running.pid as number, fixturePath('overlap.sh'))) {
+      process.kill(pid, 'SIGKILL');
+    }
+    running.kill('SIGKILL');
+  });
+  // Should taskhost end before the log says what is awaited, the wait gives up at once.
+  const ended = new AbortController();
+  const finished = cliResult(running).then((result) => {
+    ended.abort(new Error(`taskhost ended: exit ${result.exitCode}\n${result.stderr}`));
+    return result;
+  });
+  const waitLog = (ready: (content: string) => boolean): Promise<string> =>
+    waitForFile(log, { ready, signal: ended.signal });
+
+  // Whenever two runs wait (or all that are left), let the one that started last go: while two
+  // are held, a third can only start if the limit fails. The first to start is held to the
+  // very end, so they end out of input order.
+  for (let left = 6; left > 0; left -= 1) {
+    const content = await waitLog((text) => runningIds(text).length >= Math.min(2, left));
+    const live = pluginProcesses(running.pid as number, fixturePath('overlap.sh'));
+    assert.ok(live.length <= 2, `${live.length} plugins at once: ${runningIds(content).join(', ')} logged`);
+    const id = runningIds(content).at(-1) as string;
+    fs.writeFileSync(gate(id), '');
+    await waitLog((text) => logEntries(text).some((e) => e.kind === 'end' && e.id === id));
+  }
+  const result = await finished;
+
   assertExit(result, 1);
   const lines = result.stdout.trimEnd().split('\n');
   assert.equal(lines.length, 6, result.stdout);
   const envelopes = lines.map((line) => JSON.parse(line) as Envelope & { payload: { id: number } });
+  const endOrder = logEntries(fs.readFileSync(log, 'utf8'))
+    .filter((e) => e.kind === 'end')
+    .map((e) => Number(e.id));
+  assert.notDeepEqual(endOrder, [...endOrder].sort(), 'the runs ended out of input order');
   assert.deepEqual(
     envelopes.map((e) => e.line),
     [1, 2, 4, 5, 6, 7],
+    'in input order, whatever the order they ended in',
   );
   assert.deepEqual(
     envelopes.map((e) => e.payload.id),
@@ -314,10 +372,7 @@ test('--batch exits 0 when all succeed; --concurrency 0 and -1 are accepted, -5 
   const dir = tempDir(t);
   const log = path.join(dir, 'overlap.log');
   const batch = path.join(dir, 'ok.jsonl');
-  fs.writeFileSync(
-    batch,
-    `${JSON.stringify({ log, id: 'a', sleep: 0 })}\n${JSON.stringify({ log, id: 'b', sleep: 0 })}`,
-  );
+  fs.writeFileSync(batch, `${JSON.stringify({ log, id: 'a' })}\n${JSON.stringify({ log, id: 'b' })}`);
   for (const concurrency of ['0', '-1']) {
     const result = await cli(['execute', '-name', 'overlap', '--batch', batch, '--concurrency', concurrency]);
     assertExit(result, 0);

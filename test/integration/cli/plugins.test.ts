@@ -182,7 +182,9 @@ test('a refused registration exits 2 with one line and leaves the previous entry
     {
       name: 'keep-hang',
       location: fixturePath('hanging-schema.sh'),
-      says: /hanging-schema\.sh schema: did not answer within/,
+      // It sleeps 1000 s: only the 10 s limit on `schema` ends it (how soon after that limit
+      // is measured by `npm run bench -- kill`).
+      says: /hanging-schema\.sh schema: did not answer within 10 s/,
     },
   ];
   // Two good entries through the CLI; the others are copies of the first (fewer processes).
@@ -202,7 +204,6 @@ test('a refused registration exits 2 with one line and leaves the previous entry
   );
   const before = new Map((await listJson()).map((row) => [row.name, row]));
 
-  const started = Date.now();
   const results = await Promise.all(
     cases.map(async (c) => ({
       c,
@@ -214,7 +215,6 @@ test('a refused registration exits 2 with one line and leaves the previous entry
     assert.match(line, c.says, `${c.name}: ${line}`);
     assert.equal(result.stdout, '', `${c.name}: nothing on stdout`);
   }
-  assert.ok(Date.now() - started < 25_000, 'a hanging self-description is given up on in bounded time');
 
   const afterRows = new Map((await listJson()).map((row) => [row.name, row]));
   for (const { name } of cases) {

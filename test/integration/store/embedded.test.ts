@@ -92,13 +92,16 @@ class Project {
     return { child, url: `http://127.0.0.1:${port}`, stderr: () => text };
   }
 
-  /** Asserts that no postmaster is left for this project (waiting briefly for a stop in progress). */
+  /**
+   * Asserts that no postmaster is left for this project, waiting for a stop in progress (polled:
+   * the postmaster is not our child; the limit is a hang guard).
+   */
   async assertNoPostgres(when: string): Promise<void> {
     const gone = await eventually(
       () =>
         !fs.existsSync(path.join(this.dataDir, 'postmaster.pid')) &&
         postgresProcesses(this.dataDir).length === 0,
-      10_000,
+      30_000,
     );
     assert.ok(
       gone,

@@ -111,14 +111,12 @@ test('failing-schema.sh: a non-zero exit is refused, naming the code and its std
 });
 
 test('hanging-schema.sh: a schema that never answers is refused after the time limit', async () => {
+  // It sleeps 1000 s: only the time limit given here can end it, and the refusal says so.
   const location = fixturePath('hanging-schema.sh');
-  const started = Date.now();
   await assert.rejects(
     describePlugin(location, 300),
     describeFailure(location, /did not answer within 0\.3 s/),
   );
-  const elapsed = Date.now() - started;
-  assert.ok(elapsed < 3000, `describePlugin took ${elapsed} ms`);
 });
 
 test('not-executable.sh: a file without the execute bit is refused, naming the file', async () => {
