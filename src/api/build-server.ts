@@ -16,7 +16,9 @@ import type { ServerDeps } from './services.ts';
  */
 export async function buildServer(deps: ServerDeps): Promise<FastifyInstance> {
   const app = Fastify({
-    logger: { level: deps.config.logLevel },
+    logger: deps.logStream
+      ? { level: deps.config.logLevel, stream: deps.logStream }
+      : { level: deps.config.logLevel },
     ajv: { customOptions: { allErrors: true, coerceTypes: 'array', removeAdditional: false } },
   });
   installErrorHandler(app);

@@ -33,4 +33,6 @@ export interface ServerDeps {
   config: ServerConfig;
   owner?: Instance | null;
   supervisor?: RunSupervisor;
+  /** Where the server's log (pino JSON lines) goes; stdout when absent. */
+  logStream?: NodeJS.WritableStream;
 }

@@ -198,7 +198,7 @@ export class EmbeddedCluster {
     if (!(await this.tryAnchor())) {
       const binaries = await loadBinaries();
       const who = await postgresIdentity();
-      if (who) checkReachable([paths.dataDir, path.dirname(binaries.postgres)], who);
+      if (who) checkReachable([paths.dataDir, paths.socketDir, path.dirname(binaries.postgres)], who);
       if (!fs.existsSync(path.join(paths.dataDir, 'PG_VERSION'))) {
         notify(`creating the embedded PostgreSQL in ${paths.dataDir} (first use, about a second)`);
         await this.initdb(binaries, who);

@@ -49,7 +49,10 @@ export interface ErrorBody {
   code: string;
 }
 
-export async function startTestServer(overrides: Partial<ServerConfig> = {}): Promise<TestServer> {
+export async function startTestServer(
+  overrides: Partial<ServerConfig> = {},
+  extra: { logStream?: NodeJS.WritableStream } = {},
+): Promise<TestServer> {
   const started: { app?: FastifyInstance } = {};
   // Registered before the database's own `after` (hooks run in order), so the server and the
   // runs it has in flight stop before the store closes.
@@ -61,6 +64,7 @@ export async function startTestServer(overrides: Partial<ServerConfig> = {}): Pr
     store: db.store,
     hub: new EventHub(db.store),
     config: { ...DEFAULT_SERVER_CONFIG, ...overrides },
+    logStream: extra.logStream,
   });
   started.app = app;
   await app.listen({ port: 0, host: '127.0.0.1' });

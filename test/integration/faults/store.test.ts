@@ -59,21 +59,51 @@ function waitingInsert(admin: Store, except: number | null = null): Promise<{ pi
   );
 }
 
+/** A subscriber that records what it receives and can be awaited for a condition on it. */
 function collect(): {
   events: StreamEvent[];
   lines: () => string[];
   handlers: Parameters<EventHub['subscribe']>[2];
   ended: Promise<void>;
+  until: (
+    what: string,
+    check: (events: readonly StreamEvent[]) => boolean,
+    withinMs?: number,
+  ) => Promise<void>;
 } {
   const events: StreamEvent[] = [];
+  const waiters = new Set<() => void>();
   let end: () => void = () => undefined;
   const ended = new Promise<void>((resolve) => (end = resolve));
+  const until = (
+    what: string,
+    check: (seen: readonly StreamEvent[]) => boolean,
+    withinMs = 30_000,
+  ): Promise<void> =>
+    new Promise((resolve, reject) => {
+      const guard = setTimeout(() => {
+        waiters.delete(attempt);
+        reject(new Error(`${what}: not within ${withinMs} ms (${events.length} events)`));
+      }, withinMs);
+      const attempt = (): void => {
+        if (!check(events)) return;
+        waiters.delete(attempt);
+        clearTimeout(guard);
+        resolve();
+      };
+      waiters.add(attempt);
+      attempt();
+    });
   return {
     events,
     lines: () => events.filter((event) => event.type === 'log').map((event) => event.line ?? ''),
     ended,
+    until,
     handlers: {
-      onEvent: (event) => events.push(event),
+      onEvent: (event) => {
+        events.push(event);
+        for (const waiter of [...waiters]) waiter();
+      },
       onEnd: () => end(),
       isFinal: (event) => event.type === 'run' && event.state !== 'RUNNING',
     },
@@ -92,14 +122,7 @@ test('2: an event insert killed under a running plugin is retried; the run ends 
   const running = executeCreatedRun({ ...request, runId });
   const open = (gate: number): void => fs.writeFileSync(path.join(dir, `go-${gate}`), '');
   const lineArrived = (text: string): Promise<void> =>
-    new Promise((resolve) => {
-      const check = setInterval(() => {
-        if (seen.lines().includes(text)) {
-          clearInterval(check);
-          resolve();
-        }
-      }, 5);
-    });
+    seen.until(text, (events) => events.some((event) => event.line === text));
 
   await waitForFile(path.join(dir, 'pid'));
   open(1);
@@ -166,7 +189,7 @@ test('7: the LISTEN connection comes back after a long outage and every subscrib
   const producer = await database.store.pool.connect();
   t.after(() => producer.release());
   await appendEvents(producer, stream, [event(1)]);
-  await waitUntil(() => seen.events.length === 1, 'event 1 through NOTIFY');
+  await seen.until('event 1 through NOTIFY', (events) => events.length === 1);
 
   // No new connection to the database is possible: the LISTEN client cannot come back.
   const control = new Store({ ...connection(database, 'postgres'), max: 1 });
@@ -190,20 +213,12 @@ test('7: the LISTEN connection comes back after a long outage and every subscrib
   await appendEvents(producer, stream, [event(2)]);
   await control.query(`ALTER DATABASE ${database.name} WITH ALLOW_CONNECTIONS true`);
 
-  await waitUntil(() => seen.events.length === 2, 'event 2 after the LISTEN connection came back');
+  await seen.until('event 2 after the LISTEN connection came back', (events) => events.length === 2);
   assert.deepEqual(
     seen.events.map((received) => received.line),
     ['event 1', 'event 2'],
   );
 });
-
-async function waitUntil(check: () => boolean, what: string, withinMs = 30_000): Promise<void> {
-  const deadline = Date.now() + withinMs;
-  while (!check()) {
-    if (Date.now() > deadline) throw new Error(`${what}: not within ${withinMs} ms`);
-    await new Promise((resolve) => setTimeout(resolve, 10));
-  }
-}
 
 test('7: live events that arrive out of order, or in a flood during a catch-up, are read from the store; the buffer stays bounded', async (t) => {
   const hub = new EventHub(database.store);
@@ -247,7 +262,7 @@ test('7: live events that arrive out of order, or in a flood during a catch-up, 
   await writer.query('COMMIT');
   writer.release();
 
-  await waitUntil(() => seen.events.length === events.length, 'every event');
+  await seen.until('every event', (received) => received.length === events.length);
   assert.deepEqual(
     seen.events.map((event) => event.seq),
     events.map((event) => event.seq),
