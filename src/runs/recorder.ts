@@ -97,6 +97,7 @@ export class EventRecorder {
       try {
         while (this.queue.length > 0) {
           const batch = this.queue.slice(0, FLUSH_BATCH);
+          this.hub?.announce(this.streamId, (batch.at(-1) as StreamEvent).seq);
           await this.store.retrying((db) => appendEvents(db, this.streamId, batch), {
             onRetry: this.options.onStoreError,
           });
@@ -106,6 +107,7 @@ export class EventRecorder {
       } catch (error) {
         // Only a closed store (or a statement PostgreSQL refuses outright) ends up here.
         this.failure = error as Error;
+        this.hub?.announce(this.streamId, null);
       } finally {
         this.flushing = null;
       }
@@ -141,14 +143,20 @@ export class EventRecorder {
   ): Promise<StreamEvent> {
     await this.flush();
     const event = this.next(partial);
-    await this.store.retrying(
-      (store) =>
-        store.transaction(async (db) => {
-          await appendEvents(db, this.streamId, [event]);
-          await alongside(db, event.seq);
-        }),
-      { onRetry: this.options.onStoreError },
-    );
+    this.hub?.announce(this.streamId, event.seq);
+    try {
+      await this.store.retrying(
+        (store) =>
+          store.transaction(async (db) => {
+            await appendEvents(db, this.streamId, [event]);
+            await alongside(db, event.seq);
+          }),
+        { onRetry: this.options.onStoreError },
+      );
+    } catch (error) {
+      this.hub?.announce(this.streamId, null);
+      throw error;
+    }
     this.hub?.publish(this.streamId, event);
     return event;
   }

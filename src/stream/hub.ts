@@ -28,6 +28,8 @@ const PAGE = 5000;
 export class EventHub {
   readonly store: Store;
   private readonly channels = new Map<string, Set<Subscription>>();
+  /** Per stream, the last seq a producer in this process is committing and will publish. */
+  private readonly committing = new Map<string, number>();
   private listening: Promise<void> | null = null;
 
   constructor(store: Store) {
@@ -39,8 +41,21 @@ export class EventHub {
     });
   }
 
+  /**
+   * A producer in this process is committing a stream's events up to `seq` and will publish
+   * them once committed: the NOTIFY of that commit, which may arrive first, is not a gap to
+   * read from the store (with many subscribers, reading would cost a query each). `null`
+   * withdraws it (the commit failed for good): pointers are followed again.
+   */
+  announce(streamId: string, seq: number | null): void {
+    if (seq === null) this.committing.delete(streamId);
+    else this.committing.set(streamId, seq);
+  }
+
   /** A committed event of a producer in this process, delivered to this process's subscribers. */
   publish(streamId: string, event: StreamEvent): void {
+    const announced = this.committing.get(streamId);
+    if (announced !== undefined && event.seq >= announced) this.committing.delete(streamId);
     for (const subscription of this.channels.get(streamId) ?? []) subscription.offer(event);
   }
 
@@ -50,6 +65,7 @@ export class EventHub {
         const cut = payload.lastIndexOf(':');
         const streamId = payload.slice(0, cut);
         const seq = Number(payload.slice(cut + 1));
+        if (seq <= (this.committing.get(streamId) ?? 0)) return;
         for (const subscription of this.channels.get(streamId) ?? []) subscription.pointer(seq);
       })
       .then(() => undefined);
