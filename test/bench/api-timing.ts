@@ -19,10 +19,10 @@
  *
  *   node --import tsx test/bench/api-timing.ts [--rounds N] [--floods N]
  */
-import { randomBytes } from 'node:crypto';
 import fs from 'node:fs';
-import net from 'node:net';
+import type net from 'node:net';
 import path from 'node:path';
+import { connectNeverReading as connectRaw } from '../helpers/raw-websocket.ts';
 import {
   api,
   fmt,
@@ -87,36 +87,8 @@ async function finalRun(server: ServerProcess, id: string): Promise<RunDoc> {
 
 /** Completes a WebSocket upgrade to the run's stream by hand, then never reads. */
 async function connectNeverReading(server: ServerProcess, runId: string): Promise<net.Socket> {
-  const socket = net.connect(server.port, '127.0.0.1');
-  await new Promise<void>((resolve, reject) => {
-    socket.once('connect', resolve);
-    socket.once('error', reject);
-  });
+  const { socket } = await connectRaw(server.port, `/run/${runId}/stream`);
   socket.on('error', () => undefined); // the server resets it once it gives up on us
-  socket.write(
-    [
-      `GET /run/${runId}/stream HTTP/1.1`,
-      `Host: 127.0.0.1:${server.port}`,
-      'Upgrade: websocket',
-      'Connection: Upgrade',
-      `Sec-WebSocket-Key: ${randomBytes(16).toString('base64')}`,
-      'Sec-WebSocket-Version: 13',
-      '',
-      '',
-    ].join('\r\n'),
-  );
-  await new Promise<void>((resolve, reject) => {
-    let head = '';
-    const onData = (chunk: Buffer): void => {
-      head += chunk.toString('latin1');
-      if (!head.includes('\r\n\r\n')) return;
-      socket.pause();
-      socket.off('data', onData);
-      if (head.startsWith('HTTP/1.1 101')) resolve();
-      else reject(new Error(`upgrade refused: ${head.split('\r\n')[0]}`));
-    };
-    socket.on('data', onData);
-  });
   return socket;
 }
 

@@ -128,10 +128,10 @@ export async function startServe(
   let text = '';
   child.stderr?.on('data', (chunk: Buffer) => (text += chunk.toString()));
   const port = await new Promise<number>((resolve, reject) => {
-    const timer = setTimeout(
-      () => reject(new Error(`serve did not listen within ${options.withinMs ?? 60_000} ms: ${text}`)),
-      options.withinMs ?? 60_000,
-    );
+    const timer = setTimeout(() => {
+      child.kill('SIGKILL');
+      reject(new Error(`serve did not listen within ${options.withinMs ?? 60_000} ms: ${text}`));
+    }, options.withinMs ?? 60_000);
     const check = (): void => {
       const match = /taskhost listening on http:\/\/127\.0\.0\.1:(\d+)/.exec(text);
       if (match) {

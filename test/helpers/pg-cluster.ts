@@ -7,6 +7,7 @@ import { promisify } from 'node:util';
 import { EmbeddedCluster } from '../../src/store/embedded.ts';
 import { postgresIdentity } from '../../src/store/run-as.ts';
 import { Store } from '../../src/store/store.ts';
+import { eventually, isAlive } from './plugin-fixtures.ts';
 
 const execFileAsync = promisify(execFile);
 
@@ -70,4 +71,39 @@ export async function startOwnCluster(t: TestContext): Promise<OwnCluster> {
       return store;
     },
   };
+}
+
+/** Processes that have the data directory on their command line (only a postmaster does). */
+export function postgresProcesses(dataDir: string): number[] {
+  const found: number[] = [];
+  for (const entry of fs.readdirSync('/proc')) {
+    if (!/^\d+$/.test(entry)) continue;
+    try {
+      if (fs.readFileSync(`/proc/${entry}/cmdline`, 'utf8').split('\0').includes(dataDir)) {
+        found.push(Number(entry));
+      }
+    } catch {
+      // gone meanwhile
+    }
+  }
+  return found;
+}
+
+/**
+ * Never leaves a postgres running: a fast shutdown (SIGINT) of any postmaster of `dataDir`
+ * that a failed test left behind, then SIGKILL if it is still there after 15 s.
+ */
+export async function stopLeftoverPostgres(dataDir: string): Promise<void> {
+  const pids = postgresProcesses(dataDir);
+  const signal = (pid: number, name: NodeJS.Signals): void => {
+    try {
+      process.kill(pid, name);
+    } catch {
+      // already gone
+    }
+  };
+  for (const pid of pids) signal(pid, 'SIGINT');
+  if (!(await eventually(() => pids.every((pid) => !isAlive(pid)), 15_000))) {
+    for (const pid of pids) signal(pid, 'SIGKILL');
+  }
 }

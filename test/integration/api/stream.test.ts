@@ -1,9 +1,9 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { randomBytes, randomUUID } from 'node:crypto';
+import { randomUUID } from 'node:crypto';
 import fs from 'node:fs';
 import type { IncomingMessage } from 'node:http';
-import net from 'node:net';
+import type net from 'node:net';
 import path from 'node:path';
 import WebSocket from 'ws';
 import type { RunDocument } from '../../../src/runs/document.ts';
@@ -19,6 +19,7 @@ import {
   type TestServer,
 } from '../../helpers/api-server.ts';
 import { eventually, tempDir } from '../../helpers/plugin-fixtures.ts';
+import { connectNeverReading } from '../../helpers/raw-websocket.ts';
 
 /**
  * SPEC section 8, `GET /run/:id/stream`, over real WebSockets: a snapshot, then ordered
@@ -343,49 +344,6 @@ function parseFrames(bytes: Buffer): Frame[] {
   return frames;
 }
 
-/**
- * A WebSocket client that completes the upgrade by hand, then stops reading (the socket is
- * paused: once the kernel buffers fill, the server cannot send it anything more).
- */
-async function connectNeverReading(
-  target: TestServer,
-  runId: string,
-): Promise<{ socket: net.Socket; early: Buffer }> {
-  const socket = net.connect(target.port, '127.0.0.1');
-  await new Promise<void>((resolve, reject) => {
-    socket.once('connect', resolve);
-    socket.once('error', reject);
-  });
-  socket.write(
-    [
-      `GET /run/${runId}/stream HTTP/1.1`,
-      `Host: 127.0.0.1:${target.port}`,
-      'Upgrade: websocket',
-      'Connection: Upgrade',
-      `Sec-WebSocket-Key: ${randomBytes(16).toString('base64')}`,
-      'Sec-WebSocket-Version: 13',
-      '',
-      '',
-    ].join('\r\n'),
-  );
-  const early = await new Promise<Buffer>((resolve, reject) => {
-    let received = Buffer.alloc(0);
-    const onData = (chunk: Buffer): void => {
-      received = Buffer.concat([received, chunk]);
-      const end = received.indexOf('\r\n\r\n');
-      if (end === -1) return;
-      socket.pause();
-      socket.off('data', onData);
-      const head = received.subarray(0, end).toString('latin1');
-      if (!head.startsWith('HTTP/1.1 101')) reject(new Error(`upgrade refused: ${head}`));
-      else resolve(received.subarray(end + 4));
-    };
-    socket.on('data', onData);
-    socket.once('error', reject);
-  });
-  return { socket, early };
-}
-
 /** Resumes reading a paused socket until the peer ends it; resolves with everything read. */
 function readUntilEnd(socket: net.Socket, withinMs: number): Promise<Buffer> {
   return new Promise<Buffer>((resolve, reject) => {
@@ -423,7 +381,7 @@ async function connectStalled(
     };
     target.app.websocketServer.on('connection', onConnection);
   });
-  const raw = await connectNeverReading(target, runId);
+  const raw = await connectNeverReading(target.port, `/run/${runId}/stream`);
   return { raw, serverSide: await accepted };
 }
 

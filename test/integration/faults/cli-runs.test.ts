@@ -71,6 +71,23 @@ async function finalEvent(id: string): Promise<{ state: string; data: Record<str
   return rows[0];
 }
 
+/**
+ * Starts `taskhost execute` of the orphan-ignores-term plugin and resolves once it runs:
+ * the CLI, and the pids of the plugin and of the grandchild it left.
+ */
+async function startOrphan(
+  pidfile: string,
+  mode: 'hang' | 'stubborn' = 'hang',
+): Promise<{ child: ReturnType<typeof startTaskhost>; plugin: number; grandchild: number }> {
+  const child = startTaskhost(['execute', '--name', 'orphan', '--args', JSON.stringify({ pidfile, mode })], {
+    env,
+    timeoutMs: 60_000,
+  });
+  await waitForFile(pidfile);
+  const [plugin, grandchild] = readPids(pidfile);
+  return { child, plugin, grandchild };
+}
+
 test('1: a plugin answering status 1 with state RUNNING fails the run as SERVER_ERROR naming the state', async () => {
   const result = await cli(['execute', '-name', 'live-state', '-taskArgs', '{"state": "RUNNING"}']);
   assertExit(result, 1);
@@ -99,12 +116,7 @@ test('3: data the plugin refuses is a one-line usage error (exit 2) and no run i
 
 test('4: the first Ctrl-C kills the plugin group, records the run as cancelled, and exits 130', async (t) => {
   const pidfile = path.join(tempDir(t), 'pids');
-  const child = startTaskhost(['execute', '--name', 'orphan', '--args', JSON.stringify({ pidfile })], {
-    env,
-    timeoutMs: 60_000,
-  });
-  await waitForFile(pidfile);
-  const [plugin, grandchild] = readPids(pidfile);
+  const { child, plugin, grandchild } = await startOrphan(pidfile);
   process.kill(child.pid as number, 'SIGINT');
   const result = await child;
   assert.equal(result.exitCode, 130, String(result.stderr));
@@ -119,12 +131,7 @@ test('4: the first Ctrl-C kills the plugin group, records the run as cancelled, 
 
 test('4: a second Ctrl-C SIGKILLs a plugin that ignores SIGTERM, records the run, and exits 130', async (t) => {
   const pidfile = path.join(tempDir(t), 'pids');
-  const child = startTaskhost(
-    ['execute', '--name', 'orphan', '--args', JSON.stringify({ pidfile, mode: 'stubborn' })],
-    { env, timeoutMs: 60_000 },
-  );
-  await waitForFile(pidfile);
-  const [plugin, grandchild] = readPids(pidfile);
+  const { child, plugin, grandchild } = await startOrphan(pidfile, 'stubborn');
   process.kill(child.pid as number, 'SIGINT');
   process.kill(child.pid as number, 'SIGINT');
   const result = await child;
@@ -166,12 +173,7 @@ test('4: SIGTERM to the server kills its running plugins and records their runs 
 
 test('5: after a SIGKILLed taskhost, the next command kills the plugin it left and marks the run failed', async (t) => {
   const pidfile = path.join(tempDir(t), 'pids');
-  const child = startTaskhost(['execute', '--name', 'orphan', '--args', JSON.stringify({ pidfile })], {
-    env,
-    timeoutMs: 60_000,
-  });
-  await waitForFile(pidfile);
-  const [plugin, grandchild] = readPids(pidfile);
+  const { child, plugin, grandchild } = await startOrphan(pidfile);
   const [running] = await database.store
     .query<RunRow>(`SELECT * FROM run WHERE data->>'pidfile' = $1`, [pidfile])
     .then((answer) => answer.rows);

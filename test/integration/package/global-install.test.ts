@@ -6,7 +6,7 @@ import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { execa, type ResultPromise } from 'execa';
 import { cliEnv } from '../../helpers/cli.ts';
-import { eventually, isAlive } from '../../helpers/plugin-fixtures.ts';
+import { postgresProcesses, stopLeftoverPostgres } from '../../helpers/pg-cluster.ts';
 
 /**
  * Issue 17, as a new user meets taskhost: the package is packed (its prepack builds the
@@ -35,22 +35,6 @@ interface PackedFile {
   mode: number;
 }
 
-/** Processes that have the data directory on their command line (only a postmaster does). */
-function postgresProcesses(dataDir: string): number[] {
-  const found: number[] = [];
-  for (const entry of fs.readdirSync('/proc')) {
-    if (!/^\d+$/.test(entry)) continue;
-    try {
-      if (fs.readFileSync(`/proc/${entry}/cmdline`, 'utf8').split('\0').includes(dataDir)) {
-        found.push(Number(entry));
-      }
-    } catch {
-      // gone meanwhile
-    }
-  }
-  return found;
-}
-
 function missingLinks(packageDir: string): string[] {
   const list = JSON.parse(fs.readFileSync(path.join(packageDir, 'native', 'pg-symlinks.json'), 'utf8')) as {
     target: string;
@@ -72,19 +56,7 @@ test(
         if (child.exitCode === null && child.signalCode === null) child.kill('SIGKILL');
         await child;
       }
-      // Never leave a postgres running: a fast shutdown of what a failed run left behind.
-      const pids = postgresProcesses(dataDir);
-      const signal = (pid: number, name: NodeJS.Signals): void => {
-        try {
-          process.kill(pid, name);
-        } catch {
-          // already gone
-        }
-      };
-      for (const pid of pids) signal(pid, 'SIGINT');
-      if (!(await eventually(() => pids.every((pid) => !isAlive(pid)), 15_000))) {
-        for (const pid of pids) signal(pid, 'SIGKILL');
-      }
+      await stopLeftoverPostgres(dataDir);
       fs.rmSync(work, { recursive: true, force: true });
     });
     const env = cleanEnv();

@@ -11,12 +11,14 @@ import {
   assertExit,
   assertOneLineError,
   cliEnv,
-  startTaskhost,
+  startServe,
   stdoutJson,
   taskhost,
   type CliResult,
   type ListedPlugin,
+  type ServeProcess,
 } from '../../helpers/cli.ts';
+import { postgresProcesses, stopLeftoverPostgres } from '../../helpers/pg-cluster.ts';
 import { readPostmasterPid } from '../../../src/store/processes.ts';
 import { eventually, fixturePath, isAlive } from '../../helpers/plugin-fixtures.ts';
 
@@ -30,22 +32,6 @@ import { eventually, fixturePath, isAlive } from '../../helpers/plugin-fixtures.
 
 const env = cliEnv();
 const TEST_TIMEOUT = 90_000;
-
-/** Processes that have the data directory on their command line (only a postmaster does). */
-function postgresProcesses(dataDir: string): number[] {
-  const found: number[] = [];
-  for (const entry of fs.readdirSync('/proc')) {
-    if (!/^\d+$/.test(entry)) continue;
-    let cmdline: string;
-    try {
-      cmdline = fs.readFileSync(`/proc/${entry}/cmdline`, 'utf8');
-    } catch {
-      continue;
-    }
-    if (cmdline.split('\0').includes(dataDir)) found.push(Number(entry));
-  }
-  return found;
-}
 
 /** A fresh project directory (0755) for one test; its processes and cluster are stopped after it. */
 class Project {
@@ -65,31 +51,14 @@ class Project {
   }
 
   /** Starts `taskhost serve` on a free port and waits until it listens. */
-  async serve(): Promise<{ child: ResultPromise; url: string; stderr: () => string }> {
-    const child = startTaskhost(['serve', '--port', '0', '--tasks', path.join(this.dir, 'no-tasks')], {
+  async serve(): Promise<ServeProcess> {
+    const server = await startServe(['--tasks', path.join(this.dir, 'no-tasks')], {
       cwd: this.dir,
       env,
       timeoutMs: 120_000,
     });
-    this.children.add(child);
-    let text = '';
-    child.stderr?.on('data', (chunk: Buffer) => (text += chunk.toString()));
-    const port = await new Promise<number>((resolve, reject) => {
-      const timer = setTimeout(() => reject(new Error(`serve did not listen within 45 s: ${text}`)), 45_000);
-      const check = (): void => {
-        const match = /taskhost listening on http:\/\/127\.0\.0\.1:(\d+)/.exec(text);
-        if (match) {
-          clearTimeout(timer);
-          resolve(Number(match[1]));
-        }
-      };
-      child.stderr?.on('data', check);
-      void child.then((result) => {
-        clearTimeout(timer);
-        reject(new Error(`serve exited (${result.exitCode ?? result.signal}) before listening: ${text}`));
-      });
-    });
-    return { child, url: `http://127.0.0.1:${port}`, stderr: () => text };
+    this.children.add(server.child);
+    return server;
   }
 
   /**
@@ -128,19 +97,7 @@ class Project {
       if (child.exitCode === null && child.signalCode === null) child.kill('SIGKILL');
       await child;
     }
-    // Never leave a postgres running: a fast shutdown of what a failed test left behind.
-    const pids = postgresProcesses(this.dataDir);
-    const signal = (pid: number, name: NodeJS.Signals): void => {
-      try {
-        process.kill(pid, name);
-      } catch {
-        // already gone
-      }
-    };
-    for (const pid of pids) signal(pid, 'SIGINT');
-    if (!(await eventually(() => pids.every((pid) => !isAlive(pid)), 15_000))) {
-      for (const pid of pids) signal(pid, 'SIGKILL');
-    }
+    await stopLeftoverPostgres(this.dataDir);
     fs.rmSync(this.dir, { recursive: true, force: true });
   }
 }
