@@ -340,25 +340,36 @@ export class EmbeddedCluster {
   /** Leaves the cluster; stops it when no other live taskhost process still uses it. */
   async release(): Promise<void> {
     await withLifecycleLock(this.paths.lockName, async () => {
-      const anchor = this.anchor;
-      if (!anchor) return;
-      this.anchor = null;
-      let others = 0;
-      try {
-        const { rows } = await anchor.query<{ application_name: string }>(
-          `SELECT DISTINCT application_name FROM pg_stat_activity
-            WHERE application_name LIKE 'taskhost/%' AND application_name <> $1`,
-          [this.applicationName],
-        );
-        others = rows.filter((row) => {
-          const pid = Number.parseInt(row.application_name.split('/')[1] ?? '', 10);
-          return Number.isInteger(pid) && isAlive(pid);
-        }).length;
-      } finally {
-        await anchor.end().catch(() => undefined);
+      if (!this.anchor) return;
+      let others: number | null = await this.countOthers();
+      if (others === null) {
+        // The anchor was lost (the postmaster restarted under us): ask on a fresh connection;
+        // if none can be made, no postmaster is there to stop.
+        others = (await this.tryAnchor()) ? await this.countOthers() : null;
       }
+      await this.anchor?.end().catch(() => undefined);
+      this.anchor = null;
       if (others === 0) await this.stop();
     });
+  }
+
+  /** How many other live taskhost processes use the cluster; null when the anchor cannot ask. */
+  private async countOthers(): Promise<number | null> {
+    try {
+      const { rows } = await (this.anchor as pg.Client).query<{ application_name: string }>(
+        `SELECT DISTINCT application_name FROM pg_stat_activity
+          WHERE application_name LIKE 'taskhost/%' AND application_name <> $1`,
+        [this.applicationName],
+      );
+      return rows.filter((row) => {
+        const pid = Number.parseInt(row.application_name.split('/')[1] ?? '', 10);
+        return Number.isInteger(pid) && isAlive(pid);
+      }).length;
+    } catch {
+      await this.anchor?.end().catch(() => undefined);
+      this.anchor = null;
+      return null;
+    }
   }
 
   /** Fast shutdown (SIGINT: a checkpoint, then exit), waiting until the postmaster is gone. */

