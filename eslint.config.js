@@ -1,21 +1,36 @@
 // Lint rules: typed checks that catch async mistakes, type-only imports, and an import
-// graph that flows one way, enforced by no-restricted-imports below:
-//   system (process and OS facts), protocol (pure) <- store <- stream
-//   protocol, store <- plugins <- runs <- api <- cli
+// graph that flows one way (LAYERS below), enforced by no-restricted-imports.
 // test/unit/lint/layering.test.ts proves that a forbidden import fails `npm run check`.
 import js from '@eslint/js';
 import tseslint from 'typescript-eslint';
 
-/** Forbids files of `files` to import from the folders of src/ named in `above`. */
-function layer(files, above, pure = false) {
-  const patterns = [
-    {
-      group: above.flatMap((folder) => [`**/${folder}/**`, `../${folder}/*`]),
-      message: `${files.split('/')[1]}/ may not import ${above.join(', ')}: imports flow down the layers (see eslint.config.js)`,
-    },
-  ];
+/** The folders of src/, lowest first: each may import only those before it. */
+const LAYERS = [
+  'system',
+  'schema',
+  'protocol',
+  'expr',
+  'template',
+  'store',
+  'stream',
+  'plugins',
+  'runs',
+  'engine',
+  'api',
+  'cli',
+];
+
+/** Forbids the files of src/FOLDER to import from the folders named in `above`. */
+function layer(folder, above, pure = false) {
+  const patterns = [];
+  if (above.length > 0) {
+    patterns.push({
+      group: above.flatMap((name) => [`**/${name}/**`, `../${name}/*`]),
+      message: `${folder}/ may not import ${above.join(', ')}: imports flow down the layers (see eslint.config.js)`,
+    });
+  }
   if (pure) patterns.push({ group: ['node:*'], message: 'protocol/ is pure: no I/O, no node: modules' });
-  return [{ files: [files], rules: { 'no-restricted-imports': ['error', { patterns }] } }];
+  return { files: [`src/${folder}/**`], rules: { 'no-restricted-imports': ['error', { patterns }] } };
 }
 
 export default tseslint.config(
@@ -46,15 +61,9 @@ export default tseslint.config(
       '@typescript-eslint/no-unused-vars': ['error', { argsIgnorePattern: '^_', varsIgnorePattern: '^_' }],
     },
   },
-  // The import direction of the README's layout, one block per layer. Each file matches
-  // exactly one block: flat config merges rule options by replacement, so a file in two
-  // blocks would keep only the last block's list.
-  ...layer('src/system/**', ['protocol', 'store', 'stream', 'plugins', 'runs', 'api', 'cli']),
-  ...layer('src/protocol/**', ['system', 'store', 'stream', 'plugins', 'runs', 'api', 'cli'], true),
-  ...layer('src/store/**', ['protocol', 'stream', 'plugins', 'runs', 'api', 'cli']),
-  ...layer('src/stream/**', ['plugins', 'runs', 'api', 'cli']),
-  ...layer('src/plugins/**', ['stream', 'runs', 'api', 'cli']),
-  ...layer('src/runs/**', ['api', 'cli']),
-  ...layer('src/api/**', ['cli']),
+  // The import direction of the README's layout: a layer imports only the layers before it
+  // in LAYERS. One block per layer, so each file matches exactly one: flat config merges
+  // rule options by replacement, and a file in two blocks would keep only the last list.
+  ...LAYERS.map((folder, index) => layer(folder, LAYERS.slice(index + 1), folder === 'protocol')),
   { files: ['eslint.config.js'], ...tseslint.configs.disableTypeChecked },
 );

@@ -1,6 +1,6 @@
 import type { FastifyError, FastifyInstance } from 'fastify';
 import { httpStatusOf, isTaskhostError } from '../errors.ts';
-import { formatSchemaErrors } from '../plugins/schema-errors.ts';
+import { formatSchemaErrors } from '../schema/schema-errors.ts';
 import { isTransientStoreError } from '../store/transient.ts';
 
 /**

@@ -2,7 +2,7 @@ import fs from 'node:fs';
 import path from 'node:path';
 import { TaskhostError } from '../errors.ts';
 import { SCHEMAS_DIR } from '../paths.ts';
-import { checkAgainst, checkSchema } from './json-schema.ts';
+import { checkAgainst, checkSchema } from '../schema/json-schema.ts';
 import { pluginEnvironment } from './environment.ts';
 import { spawnPlugin } from './spawn.ts';
 

@@ -62,7 +62,7 @@ async function check(
   value: unknown,
   prefix = '',
 ): Promise<string | null> {
-  const { checkAgainst } = await import('./json-schema.ts');
+  const { checkAgainst } = await import('../schema/json-schema.ts');
   return checkAgainst(plugin.description[key], value, prefix);
 }
 

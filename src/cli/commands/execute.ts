@@ -95,7 +95,7 @@ export async function execute(flags: ExecuteFlags): Promise<number> {
   const modules = Promise.all([
     import('../../plugins/registry.ts'),
     import('../../runs/execute.ts'),
-    import('../../plugins/json-schema.ts'),
+    import('../../schema/json-schema.ts'),
   ]);
   void import('../../plugins/fifo-pool.ts').then((pool) => pool.sharedFifoPool().prefill());
   return withStore(flags, async ({ store, supervisor, owner }) => {

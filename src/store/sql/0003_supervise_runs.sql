@@ -28,7 +28,7 @@ ALTER TABLE run ADD COLUMN pgid_start text;
 CREATE INDEX run_live_idx ON run (instance_id) WHERE state IN ('TODO', 'RUNNING');
 ALTER TABLE resolution ADD COLUMN instance_id uuid REFERENCES instance (id) ON DELETE SET NULL;
 
--- Validators are compiled from the stored schemas by each process (plugins/json-schema.ts),
+-- Validators are compiled from the stored schemas by each process (schema/json-schema.ts),
 -- never loaded as code from the database.
 ALTER TABLE plugin DROP COLUMN validators;
 

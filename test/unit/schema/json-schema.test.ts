@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
-import { checkAgainst, checkSchema, compileSchema } from '../../../src/plugins/json-schema.ts';
+import { checkAgainst, checkSchema, compileSchema } from '../../../src/schema/json-schema.ts';
 import { runPlugin, type RunnablePlugin } from '../../../src/plugins/run-plugin.ts';
 import { fixturePath } from '../../helpers/plugin-fixtures.ts';
 
