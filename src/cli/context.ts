@@ -55,7 +55,7 @@ export async function withStore<T>(
       import('../runs/instance.ts'),
       import('../runs/supervisor.ts'),
       import('../runs/recollect.ts'),
-      import('../plugins/spawn.ts'),
+      import('../plugins/groups.ts'),
     ]);
   const store = await openStore(storeOptions(flags));
   const supervisor = new RunSupervisor((error) =>

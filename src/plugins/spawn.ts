@@ -2,9 +2,11 @@ import { spawn as spawnChild } from 'node:child_process';
 import fs from 'node:fs';
 import net from 'node:net';
 import type { ProcessEnd } from '../protocol/outcome.ts';
-import { groupAlive, signalGroup } from '../system/processes.ts';
+import { groupAlive, killGroupUntilGone, signalGroup } from '../system/processes.ts';
 import { sharedFifoPool, type FifoPool } from './fifo-pool.ts';
+import { trackGroup, untrackGroup } from './groups.ts';
 import { LineSplitter, OutputLimiter, type DroppedOutput, type OutputLine } from './output.ts';
+import { closeAll, openFifo, openStdinFile } from './stdio.ts';
 
 export interface SpawnRequest {
   file: string;
@@ -42,65 +44,6 @@ export interface SpawnResult extends ProcessEnd {
 const STDERR_TAIL_LINES = 10;
 const RESULT_LINE_MAX_BYTES = 16 * 1024 * 1024;
 const STDERR_TAIL_CHARS = 300;
-/** Between SIGKILLs of a group that is not gone yet, and how long to keep at it. */
-const REAP_INTERVAL_MS = 20;
-const REAP_LIMIT_MS = 10_000;
-
-/**
- * The process groups of the plugins this process runs, so that a shutdown (a second
- * Ctrl-C, a fatal error, `process.exit`) can kill them all at once: no plugin outlives its
- * supervisor on a clean or hurried exit. A SIGKILL of the supervisor itself is covered by
- * the next start (runs/recollect.ts), from what the run rows record.
- */
-const liveGroups = new Set<number>();
-let exitHookInstalled = false;
-
-/** SIGKILLs every plugin group this process still runs (synchronous: safe in an exit hook). */
-export function killAllPluginGroups(): number {
-  for (const pgid of liveGroups) signalGroup(pgid, 'SIGKILL');
-  return liveGroups.size;
-}
-
-function trackGroup(pgid: number): void {
-  liveGroups.add(pgid);
-  if (!exitHookInstalled) {
-    exitHookInstalled = true;
-    process.on('exit', killAllPluginGroups);
-  }
-}
-
-/** Opens a FIFO's read end (non-blocking) and its write end, then unlinks its path. */
-function openFifo(path: string, opened: number[]): { read: number; write: number } {
-  const read = fs.openSync(path, fs.constants.O_RDONLY | fs.constants.O_NONBLOCK);
-  opened.push(read);
-  const write = fs.openSync(path, fs.constants.O_WRONLY);
-  opened.push(write);
-  fs.unlinkSync(path);
-  return { read, write };
-}
-
-/** Writes the stdin document to a 0600 file, opens it, and unlinks it: only the fd remains. */
-function openStdinFile(pool: FifoPool, content: string, opened: number[]): number {
-  const path = pool.tempPath('stdin');
-  try {
-    fs.writeFileSync(path, content, { mode: 0o600 });
-    const fd = fs.openSync(path, fs.constants.O_RDONLY);
-    opened.push(fd);
-    return fd;
-  } finally {
-    fs.rmSync(path, { force: true });
-  }
-}
-
-function closeAll(fds: readonly number[]): void {
-  for (const fd of fds) {
-    try {
-      fs.closeSync(fd);
-    } catch {
-      // already closed
-    }
-  }
-}
 
 function failedSpawn(request: SpawnRequest, message: string, started: number): SpawnResult {
   return {
@@ -116,18 +59,6 @@ function failedSpawn(request: SpawnRequest, message: string, started: number): S
     dropped: { lines: 0, bytes: 0 },
     lingered: false,
   };
-}
-
-/**
- * Kills group `pgid` until it is gone: SIGKILL, then again every 20 ms while `kill(-pgid,
- * 0)` finds a live member (a process forking as it dies), for at most 10 s.
- */
-async function reapGroup(pgid: number): Promise<void> {
-  const deadline = performance.now() + REAP_LIMIT_MS;
-  while (groupAlive(pgid) && performance.now() < deadline) {
-    signalGroup(pgid, 'SIGKILL');
-    await new Promise((resolve) => setTimeout(resolve, REAP_INTERVAL_MS));
-  }
 }
 
 /**
@@ -270,7 +201,7 @@ export async function spawnPlugin(request: SpawnRequest): Promise<SpawnResult> {
       request.signal?.removeEventListener('abort', onAbort);
       const settle = (): void => {
         for (const timer of timers) clearTimeout(timer);
-        if (pid !== null) liveGroups.delete(pid);
+        if (pid !== null) untrackGroup(pid);
         resolve({
           pid,
           exitCode,
@@ -291,7 +222,7 @@ export async function spawnPlugin(request: SpawnRequest): Promise<SpawnResult> {
       // of its SIGTERM grace; otherwise (the plugin is done) it goes now. Either way the run
       // ends only once the group is gone.
       const grace = killReason ? Math.max(0, killAt - performance.now()) : 0;
-      const reap = (): void => void reapGroup(pid).then(settle);
+      const reap = (): void => void killGroupUntilGone(pid).then(settle);
       if (grace > 0) timers.push(setTimeout(reap, grace));
       else reap();
     }

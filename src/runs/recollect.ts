@@ -2,7 +2,7 @@ import os from 'node:os';
 import { deleteInstances, instancesOnHost } from '../store/queries/instances.ts';
 import { failLiveRuns, lockLiveRunsOf } from '../store/queries/runs.ts';
 import type { Store } from '../store/store.ts';
-import { groupAlive, isSameGroup, isSameProcessAlive, signalGroup } from '../system/processes.ts';
+import { isSameGroup, isSameProcessAlive, killGroupUntilGone } from '../system/processes.ts';
 
 /** The error of a run whose owner died under it. */
 export const OWNER_DIED = 'taskhost process died';
@@ -14,18 +14,6 @@ export interface Recollected {
   runs: number;
   /** Plugin process groups found alive and killed. */
   groups: number;
-}
-
-/**
- * Kills process group `pgid` (which must be known to be the recorded one) until it is gone,
- * for at most `limitMs`.
- */
-async function killGroup(pgid: number, limitMs = 5000): Promise<void> {
-  const deadline = performance.now() + limitMs;
-  while (groupAlive(pgid) && performance.now() < deadline) {
-    signalGroup(pgid, 'SIGKILL');
-    await new Promise((resolve) => setTimeout(resolve, 10));
-  }
 }
 
 /**
@@ -54,7 +42,7 @@ export async function recollectLocalRuns(store: Store, selfId: string | null = n
     const rest: string[] = [];
     for (const run of runs) {
       if (run.pgid !== null && isSameGroup(run.pgid, run.pgid_start)) {
-        await killGroup(run.pgid);
+        await killGroupUntilGone(run.pgid, 10, 5000);
         killed.push(run.id);
       } else rest.push(run.id);
     }

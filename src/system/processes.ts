@@ -122,3 +122,17 @@ export function isSameGroup(pgid: number, start: string | null): boolean {
   }
   return groupAlive(pgid);
 }
+
+/**
+ * SIGKILLs group `pgid` until it is gone: again every `intervalMs` while a live member is
+ * found (a process forking as it dies), for at most `limitMs`. Resolves whether it went.
+ */
+export async function killGroupUntilGone(pgid: number, intervalMs = 20, limitMs = 10_000): Promise<boolean> {
+  const deadline = performance.now() + limitMs;
+  while (groupAlive(pgid)) {
+    if (performance.now() >= deadline) return false;
+    signalGroup(pgid, 'SIGKILL');
+    await new Promise((resolve) => setTimeout(resolve, intervalMs));
+  }
+  return true;
+}
