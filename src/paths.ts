@@ -16,3 +16,10 @@ export const SCHEMAS_DIR = fileURLToPath(new URL('../schemas/', import.meta.url)
  * package.json), so every migration added there is installed with the CLI.
  */
 export const MIGRATIONS_DIR = fileURLToPath(new URL('../src/store/sql/', import.meta.url));
+
+/**
+ * The plugin helpers an author vendors next to a plugin (taskhost.sh, taskhost_plugin.py),
+ * printed by `taskhost plugin helper` and written by `taskhost plugin new`. Like the
+ * migrations, they are read from src/ in both layouts, and the package ships that folder.
+ */
+export const HELPERS_DIR = fileURLToPath(new URL('../src/plugins/helpers/', import.meta.url));

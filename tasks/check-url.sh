@@ -22,6 +22,9 @@
 #     "state" is "CLIENT_ERROR" (bad input: retrying cannot help) or "FATAL_ERROR".
 #   * It exits 0 even when it reports a failure: a non-zero exit code is itself
 #     a failure (SERVER_ERROR) that hides the reason and the state given above.
+# The protocol's plumbing (the request, the description, the result line, exit 0)
+# is done by taskhost.sh, the helper vendored next to this file (`taskhost plugin
+# helper --lang bash` prints it): th_schema, th_ok and th_fail below.
 #
 # How failures map to states here:
 #   invalid input (not an http/https URL, contains with HEAD...)  -> CLIENT_ERROR
@@ -40,9 +43,10 @@
 #     redirect), `--globoff` (a URL with [1-1000] is not 1000 requests), a hard
 #     `--max-time`.
 #   * JSON is read and written by python3 (it is everywhere; jq often is not),
-#     with user values passed on stdin or as argv, never pasted into a program.
+#     or by taskhost.sh (jq when present, else python3), with user values passed
+#     on stdin or as argv, never pasted into a program.
 #
-# Requirements: bash >= 3.2, python3, curl >= 7.52, awk.
+# Requirements: bash >= 4, python3, curl >= 7.52, awk.
 #
 # Try it by hand:
 #   ./check-url.sh schema | python3 -m json.tool
@@ -61,13 +65,20 @@ readonly PLUGIN_NAME=check-url
 # mistaken for the result line on stdout.
 log() { printf '[%s] %s\n' "$PLUGIN_NAME" "$*" >&2; }
 
+case "${1-}" in
+  schema | "") ;; # the description, or a run: go on below
+  *) printf 'usage: %s [schema]  (with no argument: reads a protocol v1 JSON document on stdin)\n' "$0" >&2; exit 2 ;;
+esac
+
+# The helper, next to this file. In a run it reads the request from stdin now.
+source "$(dirname "$(readlink -f "${BASH_SOURCE[0]}")")/taskhost.sh"
+
 # -----------------------------------------------------------------------------
-# Self-description: `check-url.sh schema`.
+# Self-description: `check-url.sh schema` prints it and exits 0 (th_schema).
 # The heredoc delimiter is QUOTED ('JSON') so that bash expands nothing inside:
 # an unquoted heredoc would turn "$schema" into "".
 # -----------------------------------------------------------------------------
-describe() {
-  cat <<'JSON'
+th_schema <<'JSON'
 {
   "name": "check-url",
   "title": "Check a URL",
@@ -185,23 +196,12 @@ describe() {
   }
 }
 JSON
-}
-
-case "${1-}" in
-  schema) describe; exit 0 ;;
-  "") ;; # a run: go on below
-  *) printf 'usage: %s [schema]  (with no argument: reads a protocol v1 JSON document on stdin)\n' "$0" >&2; exit 2 ;;
-esac
 
 # -----------------------------------------------------------------------------
 # JSON helpers (python3 programs kept in constants; data only comes in as argv
 # or stdin, so a value can never change what the program does).
 # -----------------------------------------------------------------------------
-if ! command -v python3 >/dev/null 2>&1; then
-  # No JSON tool at all: the one result line we can still print safely is a constant.
-  printf '%s\n' '{"status":0,"reason":"python3 is required but was not found in PATH","state":"FATAL_ERROR"}'
-  exit 0
-fi
+command -v python3 >/dev/null 2>&1 || th_fail "python3 is required but was not found in PATH" FATAL_ERROR
 
 # json_object KEY TYPE VALUE [KEY TYPE VALUE...] prints one JSON object.
 # TYPE: str | int | num | bool (true/false) | null (VALUE ignored); a trailing
@@ -224,22 +224,10 @@ PY
 )
 json_object() { python3 -c "$PY_JSON_OBJECT" "$@"; }
 
-# emit_result STATUS REASON [STATE] [PAYLOAD_JSON]: prints THE result line, on stdout.
-PY_EMIT_RESULT=$(cat <<'PY'
-import json, sys
-status, reason, state, payload = (sys.argv[1:] + ["", ""])[:4]
-result = {"status": int(status), "reason": reason}
-if state: result["state"] = state
-result["payload"] = json.loads(payload) if payload else None
-sys.stdout.write(json.dumps(result) + "\n")
-PY
-)
-emit_result() { python3 -c "$PY_EMIT_RESULT" "$@"; }
-
-# Failures: print the result line, then exit 0 (see the header).
-fail_client() { log "invalid input: $1"; emit_result 0 "$1" CLIENT_ERROR "${2-}"; exit 0; } # never retried
-fail_fatal() { log "fatal: $1"; emit_result 0 "$1" FATAL_ERROR "${2-}"; exit 0; }          # never retried
-fail_server() { log "failed: $1"; emit_result 0 "$1" "" "${2-}"; exit 0; }                 # SERVER_ERROR: retried
+# Failures: th_fail prints the result line, then exits 0 (see the header).
+fail_client() { log "invalid input: $1"; th_fail "$1" CLIENT_ERROR "${2:-null}"; } # never retried
+fail_fatal() { log "fatal: $1"; th_fail "$1" FATAL_ERROR "${2:-null}"; }          # never retried
+fail_server() { log "failed: $1"; th_fail "$1" SERVER_ERROR "${2:-null}"; }       # retried
 
 command -v curl >/dev/null 2>&1 || fail_fatal "curl is required but was not found in PATH"
 
@@ -364,8 +352,7 @@ emit("ok", url, method, expected, format(float(timeout), "g"),
 PY
 )
 
-input=$(</dev/stdin) # ONE JSON document; the host closes stdin after writing it
-[[ -n "$input" ]] || fail_client "no input: expected a protocol v1 JSON document on stdin"
+input=$TH_REQUEST # ONE JSON document, read from stdin by taskhost.sh
 
 needle_file=$workdir/needle
 fields=()
@@ -496,5 +483,4 @@ if [[ "$check_body" == true ]]; then
   fi
 fi
 
-emit_result 1 "ok: HTTP $http_code in $latency_ms ms" "" "$(payload true "$contains_found")"
-exit 0
+th_ok "$(payload true "$contains_found")" --reason "ok: HTTP $http_code in $latency_ms ms"

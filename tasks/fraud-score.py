@@ -26,6 +26,9 @@ The action plugin protocol (v1), in five lines
     "state" is "CLIENT_ERROR" (bad input: retrying cannot help) or "FATAL_ERROR".
   * It exits 0 even when it reports a failure: a non-zero exit code is itself a
     failure (SERVER_ERROR) that hides the reason and the state.
+The protocol's plumbing (reading the request, the log, the result line, the exit
+code) is done by taskhost_plugin.py, the helper vendored next to this file
+(`taskhost plugin helper --lang python` prints it); the rest is the plugin's own.
 
 A "block" decision is a successful run (status 1): the plugin did its job, and
 the decision is data for the next step. (A plugin may also set a custom step
@@ -46,6 +49,9 @@ import json
 import math
 import re
 import sys
+
+sys.dont_write_bytecode = True  # no __pycache__/ next to the plugin, in tasks/
+from taskhost_plugin import describe, fail, log, ok, read_request  # noqa: E402 (the helper next to this file)
 
 PLUGIN_NAME = "fraud-score"
 
@@ -209,27 +215,6 @@ DESCRIPTION = {
         },
     },
 }
-
-
-# ---------------------------------------------------------------------------
-# Logging and the result line
-# ---------------------------------------------------------------------------
-
-def log(message):
-    """A log line, on stderr: stdout is kept for the result line."""
-    print(f"[{PLUGIN_NAME}] {message}", file=sys.stderr, flush=True)
-
-
-def emit_result(status, reason, payload=None, state=None, metadata=None):
-    """Prints THE result line: one JSON object on one line, the last thing on stdout."""
-    result = {"status": status, "reason": reason}
-    if state:
-        result["state"] = state
-    if metadata:
-        result["metadata"] = metadata
-    result["payload"] = payload
-    sys.stdout.write(json.dumps(result) + "\n")
-    sys.stdout.flush()
 
 
 class InvalidInput(Exception):
@@ -531,21 +516,10 @@ def score(tx):
 # Entry point
 # ---------------------------------------------------------------------------
 
-def reject_constant(name):
-    raise ValueError(f"{name} is not valid JSON")
-
-
 def run():
-    text = sys.stdin.read()  # ONE JSON document; the host closes stdin after writing it
-    if not text.strip():
-        raise InvalidInput("no input: expected a protocol v1 JSON document on stdin")
-    try:
-        # NaN and Infinity are not JSON, though Python's parser accepts them by default.
-        envelope = json.loads(text, parse_constant=reject_constant)
-    except ValueError as error:
-        raise InvalidInput(f"stdin is not a JSON document: {error}") from None
-    if not isinstance(envelope, dict):
-        raise InvalidInput('stdin must be a JSON object {"meta": ..., "data": ...}')
+    # The helper reads stdin once and refuses what is not a JSON object (NaN and
+    # Infinity included: Python's parser accepts them, JSON does not).
+    envelope = read_request()
     meta = envelope.get("meta") if isinstance(envelope.get("meta"), dict) else {}
     if meta.get("protocol", "v1") != "v1":
         raise InvalidInput(f"unsupported protocol {json.dumps(meta.get('protocol'))}: this plugin speaks v1")
@@ -557,15 +531,13 @@ def run():
     result = score(tx)
     log(f"score {result['score']}/100 -> {result['decision']} "
         f"({len(result['rules'])} rule(s) fired, {len(result['skipped'])} skipped)")
-    emit_result(1, f"{result['decision']} (score {result['score']})", result,
-                metadata={"engine": "fraud-score rules v1", "rules_evaluated": len(RULES) - len(result["skipped"])})
+    ok(result, reason=f"{result['decision']} (score {result['score']})",
+       metadata={"engine": "fraud-score rules v1", "rules_evaluated": len(RULES) - len(result["skipped"])})
 
 
 def main(argv):
+    describe(DESCRIPTION)  # `fraud-score.py schema`: prints DESCRIPTION and exits 0
     if len(argv) > 1:
-        if argv[1] == "schema" and len(argv) == 2:
-            print(json.dumps(DESCRIPTION, indent=2))
-            return 0
         print(f"usage: {argv[0]} [schema]  (with no argument: reads a protocol v1 JSON document on stdin)",
               file=sys.stderr)
         return 2
@@ -573,11 +545,11 @@ def main(argv):
         run()
     except InvalidInput as error:
         log(f"invalid input: {error}")
-        emit_result(0, str(error), state="CLIENT_ERROR")
+        fail(str(error), state="CLIENT_ERROR")
     except Exception as error:  # a bug here: report it rather than die without a result line
         log(f"internal error: {type(error).__name__}: {error}")
-        emit_result(0, f"internal error: {type(error).__name__}: {error}", state="FATAL_ERROR")
-    return 0  # always 0 once a result line is out: a non-zero exit would override it
+        fail(f"internal error: {type(error).__name__}: {error}", state="FATAL_ERROR")
+    # ok() and fail() exit 0 once the result line is out: a non-zero exit would override it.
 
 
 if __name__ == "__main__":

@@ -21,6 +21,9 @@
 #     "state" is "CLIENT_ERROR" (bad input: retrying cannot help) or "FATAL_ERROR".
 #   * It exits 0 even when it reports a failure: a non-zero exit code is itself
 #     a failure (SERVER_ERROR) that hides the reason and the state given above.
+# The protocol's plumbing (the request, the description, the result line, exit 0)
+# is done by taskhost.sh, the helper vendored next to this file (`taskhost plugin
+# helper --lang bash` prints it): th_schema, th_ok and th_fail below.
 #
 # The host runs it with cwd = this directory and a minimal environment (PATH,
 # HOME, LANG, TASKHOST_*), never the server's secrets.
@@ -31,12 +34,13 @@
 #     Values are validated first, then passed to commands as separate
 #     arguments (bash arrays, always double-quoted).
 #   * JSON is read and written by python3 (it is everywhere; jq often is not),
+#     or by taskhost.sh (jq when present, else python3),
 #     with user values passed on stdin or as argv, never pasted into a program.
 #   * Secrets never go on a command line (argv is world-readable in /proc):
 #     key material is only written to a private `mktemp -d` directory (umask
 #     077) that a trap removes on exit, and is read from there into the result.
 #
-# Requirements: bash >= 3.2, python3, OpenSSL >= 1.1.1 (for `req -addext`).
+# Requirements: bash >= 4, python3, OpenSSL >= 1.1.1 (for `req -addext`).
 #
 # Try it by hand:
 #   ./generate-csr.sh schema | python3 -m json.tool
@@ -55,13 +59,20 @@ readonly PLUGIN_NAME=generate-csr
 # mistaken for the result line on stdout.
 log() { printf '[%s] %s\n' "$PLUGIN_NAME" "$*" >&2; }
 
+case "${1-}" in
+  schema | "") ;; # the description, or a run: go on below
+  *) printf 'usage: %s [schema]  (with no argument: reads a protocol v1 JSON document on stdin)\n' "$0" >&2; exit 2 ;;
+esac
+
+# The helper, next to this file. In a run it reads the request from stdin now.
+source "$(dirname "$(readlink -f "${BASH_SOURCE[0]}")")/taskhost.sh"
+
 # -----------------------------------------------------------------------------
-# Self-description: `generate-csr.sh schema`.
+# Self-description: `generate-csr.sh schema` prints it and exits 0 (th_schema).
 # The heredoc delimiter is QUOTED ('JSON') so that bash expands nothing inside:
 # an unquoted heredoc would turn "$schema" into "" (and "$(...)" into a command).
 # -----------------------------------------------------------------------------
-describe() {
-  cat <<'JSON'
+th_schema <<'JSON'
 {
   "name": "generate-csr",
   "title": "Generate a private key and a CSR",
@@ -174,23 +185,12 @@ describe() {
   }
 }
 JSON
-}
-
-case "${1-}" in
-  schema) describe; exit 0 ;;
-  "") ;; # a run: go on below
-  *) printf 'usage: %s [schema]  (with no argument: reads a protocol v1 JSON document on stdin)\n' "$0" >&2; exit 2 ;;
-esac
 
 # -----------------------------------------------------------------------------
 # JSON helpers (python3 programs kept in constants; data only comes in as argv
 # or stdin, so a value can never change what the program does).
 # -----------------------------------------------------------------------------
-if ! command -v python3 >/dev/null 2>&1; then
-  # No JSON tool at all: the one result line we can still print safely is a constant.
-  printf '%s\n' '{"status":0,"reason":"python3 is required but was not found in PATH","state":"FATAL_ERROR"}'
-  exit 0
-fi
+command -v python3 >/dev/null 2>&1 || th_fail "python3 is required but was not found in PATH" FATAL_ERROR
 
 # json_object KEY TYPE VALUE [KEY TYPE VALUE...] prints one JSON object.
 # TYPE: str | int | bool (true/false) | lines (newline-separated list -> array of
@@ -213,26 +213,10 @@ PY
 )
 json_object() { python3 -c "$PY_JSON_OBJECT" "$@"; }
 
-# emit_result STATUS REASON [STATE] [PAYLOAD]: prints THE result line, on stdout.
-# PAYLOAD is JSON text, or @FILE to read it from a file (for payloads that hold
-# a secret, which must not travel in argv); none means a null payload.
-PY_EMIT_RESULT=$(cat <<'PY'
-import json, sys
-status, reason, state, payload = (sys.argv[1:] + ["", ""])[:4]
-result = {"status": int(status), "reason": reason}
-if state: result["state"] = state
-if payload.startswith("@"):
-    with open(payload[1:], encoding="utf-8") as f: payload = f.read()
-result["payload"] = json.loads(payload) if payload else None
-sys.stdout.write(json.dumps(result) + "\n")
-PY
-)
-emit_result() { python3 -c "$PY_EMIT_RESULT" "$@"; }
-
-# Failures: print the result line, then exit 0 (see the header).
-fail_client() { log "invalid input: $1"; emit_result 0 "$1" CLIENT_ERROR; exit 0; } # bad input: never retried
-fail_fatal() { log "fatal: $1"; emit_result 0 "$1" FATAL_ERROR; exit 0; }          # broken host: never retried
-fail_server() { log "error: $1"; emit_result 0 "$1"; exit 0; }                     # SERVER_ERROR: retried
+# Failures: th_fail prints the result line, then exits 0 (see the header).
+fail_client() { log "invalid input: $1"; th_fail "$1" CLIENT_ERROR; } # bad input: never retried
+fail_fatal() { log "fatal: $1"; th_fail "$1" FATAL_ERROR; }          # broken host: never retried
+fail_server() { log "error: $1"; th_fail "$1" SERVER_ERROR; }        # retried
 
 # -----------------------------------------------------------------------------
 # Input: read the whole envelope, then validate it. The host already checked
@@ -334,8 +318,7 @@ emit("ok", cn, "\n".join(names), org, country, key_type, bits, curve)
 PY
 )
 
-input=$(</dev/stdin) # ONE JSON document; the host closes stdin after writing it
-[[ -n "$input" ]] || fail_client "no input: expected a protocol v1 JSON document on stdin"
+input=$TH_REQUEST # ONE JSON document, read from stdin by taskhost.sh
 
 fields=()
 while IFS= read -r -d '' field; do fields+=("$field"); done < <(python3 -c "$PY_PARSE_INPUT" <<<"$input")
@@ -457,5 +440,5 @@ fi
 json_object "${payload_args[@]}" >"$workdir/payload.json" || fail_server "could not build the result payload"
 
 log "done: CSR for $common_name ($key_type), the private key is in the payload"
-emit_result 1 ok "" "@$workdir/payload.json"
-exit 0
+# The payload holds the private key: it goes to th_ok on stdin, never in argv.
+th_ok - <"$workdir/payload.json"

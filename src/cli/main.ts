@@ -144,6 +144,49 @@ Exit code: 0 when the result has status 1, 1 otherwise, 2 for bad usage.`,
       ),
   ).action(run(async () => (await import('./commands/serve.ts')).serve));
 
+  const pluginCommand = program
+    .command('plugin')
+    .description('write and check plugins: new (from a template), check (a protocol linter), helper');
+  pluginCommand
+    .command('new')
+    .description('write a new plugin that passes `plugin check`, its sample data, and the helper it uses')
+    .argument('<name>', 'the plugin name (also its file name: NAME.sh or NAME.py)')
+    .addOption(
+      option('--lang <language>', 'the language of the plugin', 'LANG')
+        .choices(['bash', 'python'])
+        .makeOptionMandatory(),
+    )
+    .addOption(option('--dir <dir>', 'where to write it (created if missing)', 'DIR').default('.'))
+    .action(run(async () => (await import('./commands/plugin-new.ts')).pluginNew));
+  pluginCommand
+    .command('check')
+    .description('check a plugin against the protocol, running it as taskhost does (registers nothing)')
+    .argument('<path>', 'the plugin file')
+    .addOption(
+      option('--data <json>', "the data to run it with (default: from its schema's examples)", 'DATA'),
+    )
+    .addOption(option('--data-file <file>', 'read the data from a JSON file ("-" for stdin)', 'DATA_FILE'))
+    .addOption(option('--timeout <seconds>', "override the plugin's timeout for the run", 'TIMEOUT'))
+    .addOption(option('--json', 'print the rules as JSON', 'JSON'))
+    .addHelpText(
+      'after',
+      `
+Every rule ends pass, warn, fail or skip, and a warning or a failure comes with its fix.
+The plugin really runs (once with \`schema\`, once with the data): mind its side effects.
+
+Exit code: 0 when no rule fails, 1 when one does, 2 for bad usage.`,
+    )
+    .action(run(async () => (await import('./commands/plugin-check.ts')).pluginCheck));
+  pluginCommand
+    .command('helper')
+    .description('print the helper a plugin uses (taskhost.sh or taskhost_plugin.py), to vendor next to it')
+    .addOption(
+      option('--lang <language>', 'the helper of which language', 'LANG')
+        .choices(['bash', 'python'])
+        .makeOptionMandatory(),
+    )
+    .action(run(async () => (await import('./commands/plugin-helper.ts')).pluginHelper));
+
   const runCommand = program.command('run').description('runs: follow one live');
   runCommand
     .command('watch')

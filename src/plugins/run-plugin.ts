@@ -30,6 +30,8 @@ export interface PluginRunRequest {
   outputCapBytes?: number;
   killGraceMs?: number;
   onLine?: (line: OutputLine) => void;
+  /** Every stdout line, uncapped, as the result scan sees it (`plugin check` studies them). */
+  onStdoutLine?: (text: string) => void;
   /** The plugin is running as the leader of process group `pid`. */
   onSpawn?: (pid: number) => void;
   signal?: AbortSignal;
@@ -118,6 +120,7 @@ export async function runPlugin(request: PluginRunRequest): Promise<PluginRunOut
     killGraceMs: request.killGraceMs,
     onLine: request.onLine,
     onStdoutLine: (text) => {
+      request.onStdoutLine?.(text);
       const parsed = parseResultLine(text);
       if (parsed) result = parsed;
     },

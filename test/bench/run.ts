@@ -7,7 +7,7 @@
  * when a benchmark crashed (a wrong answer from a plugin, a server that did not start...).
  *
  *   npm run bench                          all of them
- *   npm run bench -- protocol ws           some (by name prefix: protocol, cli, ws, flood, kill, api, global)
+ *   npm run bench -- protocol ws           some (by name prefix: protocol, cli, ws, flood, kill, api, global, plugin)
  *   npm run bench -- --quick               fewer repetitions (a smoke run; numbers are rough)
  */
 import { execFileSync } from 'node:child_process';
@@ -19,6 +19,7 @@ import { runCliOverhead } from './cli-overhead.ts';
 import { runFlood } from './flood.ts';
 import { runGlobalInstall } from './global-install.ts';
 import { runKillTiming } from './kill-timing.ts';
+import { runPluginCheck } from './plugin-check.ts';
 import {
   BENCH_DIR,
   cleanupAll,
@@ -50,6 +51,7 @@ const BENCHMARKS: { name: string; run: () => Promise<BenchResult> }[] = [
   { name: 'kill-timing', run: () => runKillTiming(quick ? { rounds: 3, warmup: 1 } : {}) },
   { name: 'api-timing', run: () => runApiTiming(quick ? { rounds: 5, warmup: 1, floods: 1 } : {}) },
   { name: 'global-install', run: () => runGlobalInstall(quick ? { reps: 6, warmup: 1 } : {}) },
+  { name: 'plugin-check', run: () => runPluginCheck(quick ? { reps: 6, warmup: 1 } : {}) },
 ];
 
 function gitCommit(): string | null {

@@ -1,3 +1,4 @@
+import { execFileSync } from 'node:child_process';
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
@@ -133,4 +134,46 @@ export async function readPid(file: string): Promise<number> {
   const pid = Number(text.trim());
   if (!Number.isInteger(pid) || pid <= 0) throw new Error(`no pid in ${file}`);
   return pid;
+}
+
+/**
+ * A PATH like `base` without `programs` (to run a plugin on a machine that lacks jq, say): the
+ * directory `dir` (empty, the caller's to remove) filled with links to every other file on
+ * `base`, the first of each name as a shell would find it. Returns `dir`.
+ */
+export function pathWithout(dir: string, programs: readonly string[], base = process.env.PATH ?? ''): string {
+  const seen = new Set(programs);
+  for (const entry of base.split(path.delimiter)) {
+    if (entry === '') continue;
+    let names: string[];
+    try {
+      names = fs.readdirSync(entry);
+    } catch {
+      continue; // a PATH entry that does not exist
+    }
+    for (const name of names) {
+      if (seen.has(name)) continue;
+      seen.add(name);
+      fs.symlinkSync(path.join(entry, name), path.join(dir, name));
+    }
+  }
+  return dir;
+}
+
+/**
+ * This process's PATH with the directory of the python3 interpreter itself first: where the
+ * first python3 on PATH is a version manager's shim (pyenv's is a bash script that runs
+ * `pyenv exec`, some 0.5 s a start), tests that start python many times run the interpreter
+ * instead. Unchanged when python3 is not found.
+ */
+export function pythonFirstPath(): string {
+  const base = process.env.PATH ?? '';
+  try {
+    const executable = execFileSync('python3', ['-c', 'import sys; print(sys.executable)'], {
+      encoding: 'utf8',
+    }).trim();
+    return [path.dirname(executable), base].join(path.delimiter);
+  } catch {
+    return base;
+  }
 }

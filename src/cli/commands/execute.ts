@@ -1,11 +1,11 @@
 import fs from 'node:fs';
-import { TaskhostError } from '../../errors.ts';
 import type { OutputLine } from '../../plugins/output.ts';
 import type { RunnablePlugin } from '../../plugins/run-plugin.ts';
 import { isFailedState } from '../../protocol/states.ts';
 import { resolveConcurrency } from '../../runs/batch.ts';
 import { resultEnvelope } from '../../runs/envelope.ts';
 import { withStore, type CommandContext, type StoreFlags } from '../context.ts';
+import { parseJson, readJsonFlag, timeoutFlag, usage } from '../flag-values.ts';
 import { paint, printJson, useColour } from '../output.ts';
 
 export interface ExecuteFlags extends StoreFlags {
@@ -20,34 +20,9 @@ export interface ExecuteFlags extends StoreFlags {
   quiet?: boolean;
 }
 
-function usage(message: string): TaskhostError {
-  return new TaskhostError('TH_CLI_USAGE', message);
-}
-
-function parseJson(text: string, where: string): unknown {
-  try {
-    return JSON.parse(text);
-  } catch (error) {
-    throw usage(`${where}: invalid JSON (${(error as Error).message})`);
-  }
-}
-
 function readData(flags: ExecuteFlags): unknown {
-  if (flags.args !== undefined && flags.argsFile !== undefined) {
-    throw usage('give the data with --args or --args-file, not both');
-  }
-  if (flags.argsFile !== undefined) {
-    let text: string;
-    try {
-      text = fs.readFileSync(flags.argsFile === '-' ? 0 : flags.argsFile, 'utf8');
-    } catch (error) {
-      throw usage(
-        `--args-file ${flags.argsFile}: ${(error as NodeJS.ErrnoException).code ?? (error as Error).message}`,
-      );
-    }
-    return parseJson(text, flags.argsFile);
-  }
-  return flags.args === undefined ? {} : parseJson(flags.args, '--args');
+  const data = readJsonFlag(flags.args, flags.argsFile, { inline: '--args', file: '--args-file' });
+  return data === undefined ? {} : data.value;
 }
 
 /** `TASK::NAME line` on stderr, as the reference runner logs. */
@@ -58,15 +33,6 @@ function logPrinter(prefix: string, quiet: boolean | undefined): (line: OutputLi
     const text = line.stream === 'taskhost' ? paint(colour, 'magenta', `[taskhost] ${line.text}`) : line.text;
     process.stderr.write(`${paint(colour, 'dim', prefix)} ${text}\n`);
   };
-}
-
-function timeoutMs(flags: ExecuteFlags): number | undefined {
-  if (flags.timeout === undefined) return undefined;
-  const seconds = Number(flags.timeout);
-  if (!Number.isFinite(seconds) || seconds <= 0) {
-    throw usage('--timeout must be a positive number of seconds');
-  }
-  return Math.round(seconds * 1000);
 }
 
 export async function execute(flags: ExecuteFlags): Promise<number> {
@@ -90,7 +56,7 @@ export async function execute(flags: ExecuteFlags): Promise<number> {
     );
   }
 
-  const timeout = timeoutMs(flags);
+  const timeout = timeoutFlag(flags.timeout);
   // Loaded while the store opens (the embedded cluster boots in its own process meanwhile).
   const modules = Promise.all([
     import('../../plugins/registry.ts'),
@@ -150,7 +116,7 @@ function readBatch(file: string): { line: number; data: unknown }[] {
 async function executeBatch(flags: ExecuteFlags): Promise<number> {
   const items = readBatch(flags.batch as string);
   const limit = resolveConcurrency(flags.concurrency);
-  const timeout = timeoutMs(flags);
+  const timeout = timeoutFlag(flags.timeout);
   return withStore(flags, async (context) => {
     const { loadPlugin } = await import('../../plugins/registry.ts');
     const { checkRunData } = await import('../../runs/execute.ts');

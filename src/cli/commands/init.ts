@@ -2,6 +2,7 @@ import fs from 'node:fs';
 import path from 'node:path';
 import packageJson from '../../../package.json' with { type: 'json' };
 import { TaskhostError } from '../../errors.ts';
+import { shellQuote } from '../output.ts';
 
 /**
  * `taskhost init [DIR]`: starts a project. Writes an example plugin, the templates folders,
@@ -139,11 +140,6 @@ function exists(file: string): boolean {
   } catch {
     return false;
   }
-}
-
-/** Quotes a path for a POSIX shell when it needs it. */
-function shellQuote(text: string): string {
-  return /^[\w@%+=:,./-]+$/.test(text) ? text : `'${text.replace(/'/g, `'\\''`)}'`;
 }
 
 /** Ensures .gitignore ignores .taskhost/: creates it, or appends one line to it. */

@@ -13,8 +13,10 @@ import { postgresProcesses, stopLeftoverPostgres } from '../../helpers/pg-cluste
  * bundle in a copy of the checkout that has none), installed globally into a temporary
  * prefix with the embedded PostgreSQL's postinstall held back (`--ignore-scripts`, the worst
  * case npm's install-script approval produces), and used from a directory outside the
- * checkout: `taskhost init`, then `taskhost serve`, a ping, `register` and `execute` of the
- * example plugin beside the server, then SIGTERM, after which no postgres may be left.
+ * checkout: `taskhost init`, `taskhost plugin helper` and `plugin new` (the plugin helpers
+ * ship in the package), `plugin check` of the new plugin, then `taskhost serve`, a ping,
+ * `register` and `execute` of the example plugin beside the server, then SIGTERM, after
+ * which no postgres may be left.
  *
  * It installs the package's dependencies with `--prefer-offline`, from the npm cache that
  * `npm ci` filled. About 20 s.
@@ -95,6 +97,7 @@ test(
       'bin/taskhost',
       'dist/main.js',
       ...inTree('src/store/sql'),
+      ...inTree('src/plugins/helpers'),
       ...inTree('schemas'),
       ...inTree('tasks'),
       ...inTree('templates'),
@@ -103,7 +106,7 @@ test(
     }
     const strays = [...files.keys()].filter(
       (file) =>
-        !/^(?:package\.json|README\.md|LICENSE|bin\/|dist\/|schemas\/|tasks\/|templates\/|src\/store\/sql\/)/.test(
+        !/^(?:package\.json|README\.md|LICENSE|bin\/|dist\/|schemas\/|tasks\/|templates\/|src\/store\/sql\/|src\/plugins\/helpers\/)/.test(
           file,
         ),
     );
@@ -112,8 +115,15 @@ test(
       [...files.keys()].filter((file) => file.startsWith('test/')),
       [],
     );
-    for (const executable of ['bin/taskhost', ...inTree('tasks')]) {
+    // tasks/ holds the example plugins, executable, and the helpers they use, which must not
+    // be (serve registers every executable there as a plugin).
+    const helpers = new Set(['tasks/taskhost.sh', 'tasks/taskhost_plugin.py']);
+    for (const executable of ['bin/taskhost', ...inTree('tasks').filter((file) => !helpers.has(file))]) {
       assert.equal((files.get(executable) ?? 0) & 0o111, 0o111, `${executable} stays executable`);
+    }
+    for (const helper of [...helpers, ...inTree('src/plugins/helpers')]) {
+      assert.ok(files.has(helper), `the tarball holds ${helper}`);
+      assert.equal((files.get(helper) ?? 0) & 0o111, 0, `${helper} is not executable`);
     }
 
     // 2. A global install into a temporary prefix, install scripts held back.
@@ -160,6 +170,19 @@ test(
     assert.match(String(created.stdout), /tasks\/hello\.sh/);
     const project = path.join(work, 'my-project');
 
+    // The plugin kit, from the installed package: the helper it prints is the one shipped,
+    // and a new plugin passes the checker as it is written.
+    const helper = await run(['plugin', 'helper', '--lang', 'bash'], work);
+    assert.equal(helper.exitCode, 0, String(helper.stderr));
+    assert.equal(
+      String(helper.stdout),
+      fs.readFileSync(path.join(ROOT, 'src', 'plugins', 'helpers', 'taskhost.sh'), 'utf8').trimEnd(),
+    );
+    const created2 = await run(['plugin', 'new', 'greet', '--lang', 'python', '--dir', 'tasks'], project);
+    assert.equal(created2.exitCode, 0, String(created2.stderr));
+    const checked = await run(['plugin', 'check', 'tasks/greet.py', '--json'], project);
+    assert.equal(checked.exitCode, 0, `${String(checked.stdout)}\n${String(checked.stderr)}`);
+
     // 4. serve, ping, register and execute beside it, stop.
     const server = execa('taskhost', ['serve', '--port', '0'], {
       cwd: project,
@@ -178,7 +201,7 @@ test(
       });
       void server.then(() => reject(new Error(`serve exited before listening: ${serverLog}`)));
     });
-    assert.match(serverLog, /plugins from tasks: hello/);
+    assert.match(serverLog, /plugins from tasks: greet, hello\n/, 'the vendored helper is not a plugin');
     assert.deepEqual(missingLinks(binariesDir), [], 'taskhost made the library links itself');
 
     const ping = await fetch(`${url}/unsecured/mon/ping`, { signal: AbortSignal.timeout(10_000) });

@@ -16,6 +16,7 @@ const BAD_DESCRIPTIONS = new Set([
   'failing-schema.sh',
   'hanging-schema.sh',
   'not-executable.sh',
+  'crlf-shebang.sh',
 ]);
 
 /** Asserts a TH_PLUGIN_DESCRIBE_FAILED whose one-line message names the file and matches each of `why`. */
