@@ -6,7 +6,7 @@ import { fileURLToPath } from 'node:url';
 import { parse } from 'yaml';
 import { checkAgainst, checkSchema } from '../../../src/schema/json-schema.ts';
 import { loadFunctions } from '../../../src/template/function-load.ts';
-import { loadTemplateFile } from '../../../src/template/load.ts';
+import { loadTemplateFile, loadTemplateText } from '../../../src/template/load.ts';
 import { BUILTINS_ONLY, fixture, issueLines } from '../../helpers/templates.ts';
 
 /**
@@ -87,4 +87,14 @@ test('the schema documents every property it accepts (editors show the descripti
   }
   visit(functionSchema, 'function');
   assert.deepEqual(missing, []);
+});
+
+test("the README's template example loads", async () => {
+  const readme = fs.readFileSync(path.join(ROOT, 'README.md'), 'utf8');
+  const section = readme.slice(readme.indexOf('## Templates'));
+  const example = /```yaml\n([\s\S]*?)```/.exec(section)?.[1];
+  assert.ok(example, 'a yaml block in the Templates section');
+  const result = loadTemplateText('README.md', example, BUILTINS_ONLY);
+  assert.deepEqual(issueLines(result.issues), []);
+  assert.equal(result.template?.name, 'hello');
 });
