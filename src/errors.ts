@@ -16,6 +16,8 @@ export const ERROR_CODES = {
   TH_PLUGIN_DESCRIBE_FAILED: { http: 400, exit: 2 },
   TH_PLUGIN_DATA_INVALID: { http: 400, exit: 2 },
   TH_RUN_NOT_FOUND: { http: 404, exit: 2 },
+  TH_TEMPLATE_INVALID: { http: 400, exit: 2 },
+  TH_TEMPLATE_NOT_FOUND: { http: 404, exit: 2 },
   TH_STORE_UNAVAILABLE: { http: 503, exit: 1 },
   TH_STORE_EMBEDDED_UNREACHABLE: { http: 500, exit: 1 },
   TH_SERVER_UNREACHABLE: { http: 502, exit: 1 },

@@ -187,6 +187,52 @@ Exit code: 0 when no rule fails, 1 when one does, 2 for bad usage.`,
     )
     .action(run(async () => (await import('./commands/plugin-helper.ts')).pluginHelper));
 
+  const templateCommand = program
+    .command('template')
+    .description('workflow templates: validate files, list a directory (no store needed)');
+  const templateOptions = (command: Command): Command =>
+    storeOptions(
+      command
+        .addOption(
+          option('--functions <dir>', 'the functions templates may use as action types', 'FUNCTIONS').default(
+            'templates/functions',
+          ),
+        )
+        .addOption(
+          option(
+            '--plugins',
+            'accept registered plugins as action types (opens the store); without it only builtins and functions',
+            'PLUGINS',
+          ),
+        ),
+    );
+  templateOptions(
+    templateCommand
+      .command('validate')
+      .description(
+        'check template files: prints "FILE: ok" or one line per problem, FILE:LINE:COLUMN: FIELD: MESSAGE',
+      )
+      .argument('<file...>', 'template files (a directory: its *.yaml and *.yml files)'),
+  )
+    .addHelpText(
+      'after',
+      `
+Action types are checked against the builtins (echo, http, script, subtask, callback, batch,
+notify) and the functions of --functions; registered plugins only with --plugins.
+
+Exit code: 0 when every file is valid (functions included), 2 otherwise.`,
+    )
+    .action(run(async () => (await import('./commands/template.ts')).validate));
+  templateOptions(
+    templateCommand
+      .command('list')
+      .description('list the valid templates of a directory (problems of the others on stderr)')
+      .addOption(option('--templates <dir>', 'the templates directory', 'TEMPLATES').default('templates'))
+      .addOption(option('--json', 'print JSON instead of a table', 'JSON')),
+  )
+    .addHelpText('after', '\nExit code: 0 when every file is valid, 2 otherwise.')
+    .action(run(async () => (await import('./commands/template.ts')).list));
+
   const runCommand = program.command('run').description('runs: follow one live');
   runCommand
     .command('watch')
