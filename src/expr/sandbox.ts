@@ -9,8 +9,14 @@
  *   Evaluation is synchronous, on the caller's thread, so the cap keeps one bad variable
  *   from stalling the engine's event loop for long; µTask's otto default was 10 s, and
  *   QuickJS does in 1 s what otto did in far more.
- * - memory: the runtime's allocator refuses to pass `memoryBytes` (default 32 MiB), which
- *   the expression sees as an "out of memory" error.
+ * - memory: two bounds. The runtime's allocator refuses to pass `memoryBytes` (default
+ *   32 MiB) for ordinary objects, which the expression sees as "out of memory". That count
+ *   misses large strings and array buffers in the prebuilt WebAssembly (its allocator
+ *   reports no usable size, quickjs-emscripten issues #255 and #271), so the module's whole
+ *   heap is also capped: it gets a WebAssembly.Memory of at most 96 MiB, and an allocation
+ *   past that fails inside QuickJS as an out-of-memory error instead of growing the heap
+ *   towards 2 GiB. Batches never overlap (each lives within one synchronous render), so the
+ *   cap is in effect per expression.
  * - stack: QuickJS's own stack limit (32 KiB, about 180 nested calls). It must stay small:
  *   QuickJS's frames also live on V8's native stack, and past about 64 KiB a deep
  *   recursion can overflow V8's stack before QuickJS notices, which unwinds through the
@@ -22,8 +28,10 @@
  * expression in a fresh context so none sees another's globals. Everything created is
  * disposed: a runtime freed with a live handle would fail an assertion in QuickJS.
  */
+import { randomBytes } from 'node:crypto';
 import {
   newQuickJSWASMModule,
+  newVariant,
   RELEASE_SYNC,
   shouldInterruptAfterDeadline,
   type QuickJSContext,
@@ -50,6 +58,10 @@ export const DEFAULT_EXPRESSION_LIMITS: ExpressionLimits = {
 /** No variable may ask for more: evaluation blocks the event loop while it runs. */
 export const MAX_EXPRESSION_TIMEOUT_MS = 10_000;
 
+/** The hard cap on the module's WebAssembly heap (pages of 64 KiB): 96 MiB. */
+export const HEAP_LIMIT_BYTES = 96 * 1024 * 1024;
+const PAGE = 64 * 1024;
+
 export type ExpressionOutcome =
   | { readonly ok: true; readonly value: string }
   | {
@@ -64,7 +76,11 @@ let current: QuickJSWASMModule | undefined;
 /** The shared QuickJS module, loaded on first use (again after one was dropped). */
 export async function loadExpressionEngine(): Promise<ExpressionEngine> {
   if (!loading) {
-    loading = newQuickJSWASMModule(RELEASE_SYNC).then((module) => {
+    // lib ES2023 has no WebAssembly types (they come with the DOM lib); Node has the global.
+    const { Memory } = (globalThis as unknown as { WebAssembly: { Memory: new (size: object) => never } })
+      .WebAssembly;
+    const memory = new Memory({ initial: (16 * 1024 * 1024) / PAGE, maximum: HEAP_LIMIT_BYTES / PAGE });
+    loading = newQuickJSWASMModule(newVariant(RELEASE_SYNC, { wasmMemory: memory })).then((module) => {
       current = module;
       return module;
     });
@@ -109,6 +125,18 @@ function classify(name: string, message: string): 'timeout' | 'memory' | 'stack'
   return 'error';
 }
 
+/** A string property of a QuickJS object, or undefined when absent or unreadable. */
+function readString(context: QuickJSContext, handle: QuickJSHandle, key: string): string | undefined {
+  const property = context.getProp(handle, key);
+  try {
+    return context.typeof(property) === 'string' ? context.getString(property) : undefined;
+  } catch {
+    return undefined;
+  } finally {
+    property.dispose();
+  }
+}
+
 export class ExpressionBatch {
   readonly #module: QuickJSWASMModule;
   readonly #limits: ExpressionLimits;
@@ -123,7 +151,7 @@ export class ExpressionBatch {
   #runtimeFor(): QuickJSRuntime {
     if (!this.#runtime) {
       this.#runtime = this.#module.newRuntime();
-      this.#runtime.setMemoryLimit(this.#limits.memoryBytes);
+      this.#runtime.setMemoryLimit(Math.min(this.#limits.memoryBytes, HEAP_LIMIT_BYTES - 16 * 1024 * 1024));
       this.#runtime.setMaxStackSize(this.#limits.stackBytes);
     }
     return this.#runtime;
@@ -163,6 +191,15 @@ export class ExpressionBatch {
     source: string,
     globals: Readonly<Record<string, string>>,
   ): ExpressionOutcome {
+    // QuickJS seeds Math.random from the clock when a context is made, so two contexts
+    // made within the same tick would draw the same numbers: reseed from the host's CSPRNG.
+    const [a, b, c, d] = randomBytes(16).toString('hex').match(/.{8}/g) ?? [];
+    const seeded = context.evalCode(
+      `(() => { const s = [0x${a}, 0x${b}, 0x${c}, 0x${d} | 1]; Math.random = () => { let t = s[3]; const r = s[0]; s[3] = s[2]; s[2] = s[1]; s[1] = r; t ^= t << 11; t ^= t >>> 8; s[0] = (t ^ r ^ (r >>> 19)) >>> 0; return s[0] / 4294967296; }; })()`,
+      'random.js',
+    );
+    if (seeded.error) return this.#failure(context, seeded.error);
+    seeded.value.dispose();
     for (const [name, json] of Object.entries(globals)) {
       const failure = this.#define(context, name, json);
       if (failure) return failure;
@@ -211,14 +248,18 @@ export class ExpressionBatch {
 
   #failure(context: QuickJSContext, handle: QuickJSHandle): ExpressionOutcome {
     let name = 'Error';
-    let message: string;
+    let message: string | undefined;
     try {
-      const dumped: unknown = context.dump(handle);
-      if (typeof dumped === 'object' && dumped !== null && 'message' in dumped) {
-        name = String((dumped as { name?: unknown }).name ?? 'Error');
-        message = String((dumped as { message: unknown }).message);
+      if (context.typeof(handle) === 'object') {
+        name = readString(context, handle, 'name') ?? 'Error';
+        message = readString(context, handle, 'message');
+        // An error whose message cannot even be read: the heap is full (its cap was hit
+        // while the expression's objects are still alive), which is an out-of-memory.
+        if (message === undefined) return { ok: false, reason: 'memory', message: 'out of memory' };
       } else {
+        const dumped: unknown = context.dump(handle);
         message = `uncaught ${JSON.stringify(dumped) ?? String(dumped)}`;
+        return { ok: false, reason: 'error', message };
       }
     } finally {
       handle.dispose();

@@ -31,6 +31,8 @@ type PathExpression = hbs.AST.PathExpression;
 type Program = hbs.AST.Program;
 
 const PRINT = '__print';
+/** Helpers that take no argument: called where Go would call them, as an argument. */
+const NILADIC = new Set(['now', 'uuid', 'uuidv4', 'hello']);
 const CACHE_SIZE = 1_000;
 
 const env = Handlebars.create();
@@ -71,21 +73,28 @@ function isHelper(name: string): boolean {
   return Object.hasOwn(env.helpers, name);
 }
 
-/** Rewrites `a.this.b` to `a.[this].b` inside `{{…}}`, leaving string literals alone. */
-export function bracketThis(text: string): string {
+/**
+ * Prepares µTask-style text for Handlebars' parser: `a.this.b` becomes `a.[this].b` inside
+ * `{{…}}` (string literals left alone), and a `}` right after a closing `}}` (JSON written
+ * around a value: `{"a": {{toJson x}}}`) is kept as text, where Handlebars would read
+ * `}}}` as the end of a triple-stash.
+ */
+export function preprocess(text: string): string {
   let out = '';
   let i = 0;
   while (i < text.length) {
     const open = text.indexOf('{{', i);
-    if (open < 0 || (open > 0 && text[open - 1] === '\\')) {
-      if (open < 0) return out + text.slice(i);
+    if (open < 0) return out + text.slice(i);
+    if (open > 0 && text[open - 1] === '\\') {
       out += text.slice(i, open + 2);
       i = open + 2;
       continue;
     }
     out += text.slice(i, open);
-    const close = text.indexOf('}}', open + 2);
-    const end = close < 0 ? text.length : close;
+    const triple = text[open + 2] === '{';
+    const closer = triple ? '}}}' : '}}';
+    const close = text.indexOf(closer, open + 2);
+    const end = close < 0 ? text.length : close + closer.length;
     let inside = text.slice(open, end);
     if (!inside.startsWith('{{!')) {
       inside = inside.replace(
@@ -95,6 +104,7 @@ export function bracketThis(text: string): string {
       );
     }
     out += inside;
+    if (!triple && close >= 0 && text[end] === '}') out += '{{!}}';
     i = end;
   }
   return out;
@@ -109,7 +119,7 @@ function position(text: string, loc: { line: number; column: number }): number {
 /** The printable one-line form of a statement's source. */
 function sourceOf(text: string, loc: SourceLocation): string {
   const raw = text.slice(position(text, loc.start), position(text, loc.end)).replace(/\s+/g, ' ');
-  const shown = raw.replace(/\.\[this\]/g, '.this');
+  const shown = raw.replace(/\.\[this\]/g, '.this').replace(/\{\{!\}\}/g, '');
   return shown.length > 200 ? `${shown.slice(0, 197)}...` : shown;
 }
 
@@ -127,29 +137,54 @@ function isSimplePath(node: Node): node is PathExpression {
  */
 function transform(program: Program, text: string, statements: Statement[], blockParams: string[]): void {
   const scope = [...blockParams, ...(program.blockParams ?? [])];
-  const checkCall = (path: Node, loc: SourceLocation): void => {
+  let statementLoc: SourceLocation | undefined;
+  const checkCall = (path: Node, own: SourceLocation): void => {
+    const loc = statementLoc ?? own;
     if (!isSimplePath(path)) return;
     const name = path.parts[0] ?? '';
     if (!isHelper(name) && !scope.includes(name)) {
       throw new TemplateSyntaxError(`unknown helper "${name}"`, sourceOf(text, loc));
     }
   };
+  // Go calls a function named as an argument (`{{date "2006" now}}`); Handlebars would
+  // look up a field. Helpers that take no argument are called there too; the others,
+  // named bare, stay field lookups (`{{upper first}}` inside `{{#each}}` reads a field).
+  const callNiladic = (node: Expression): Expression => {
+    if (isSimplePath(node) && NILADIC.has(node.parts[0] ?? '') && !scope.includes(node.parts[0] ?? '')) {
+      return {
+        type: 'SubExpression',
+        path: node,
+        params: [],
+        hash: undefined,
+        loc: node.loc,
+      } as unknown as SubExpression;
+    }
+    return node;
+  };
+  const visitParams = (holder: { params: Expression[]; hash?: hbs.AST.Hash }): void => {
+    holder.params = holder.params.map(callNiladic);
+    holder.params.forEach(visitExpression);
+    holder.hash?.pairs.forEach((pair) => {
+      pair.value = callNiladic(pair.value);
+      visitExpression(pair.value);
+    });
+  };
   const visitExpression = (node: Expression): void => {
     if (node.type === 'SubExpression') {
       const sub = node as SubExpression;
       checkCall(sub.path, sub.loc);
-      sub.params.forEach(visitExpression);
-      sub.hash?.pairs.forEach((pair) => visitExpression(pair.value));
+      visitParams(sub);
     }
   };
   for (const statement of program.body) {
+    statementLoc = undefined;
     if (statement.type === 'MustacheStatement') {
       const mustache = statement as Mustache;
+      statementLoc = mustache.loc;
       statements.push({ loc: mustache.loc, text: sourceOf(text, mustache.loc) });
       const isCall = mustache.params.length > 0 || (mustache.hash?.pairs.length ?? 0) > 0;
       if (isCall) checkCall(mustache.path, mustache.loc);
-      mustache.params.forEach(visitExpression);
-      mustache.hash?.pairs.forEach((pair) => visitExpression(pair.value));
+      visitParams(mustache);
       const callsHelper =
         isCall ||
         (isSimplePath(mustache.path) &&
@@ -177,13 +212,17 @@ function transform(program: Program, text: string, statements: Statement[], bloc
       mustache.hash = undefined as unknown as hbs.AST.Hash;
     } else if (statement.type === 'BlockStatement') {
       const block = statement as Block;
+      statementLoc = {
+        start: block.loc.start,
+        end: block.program?.loc?.start ?? block.loc.end,
+      } as SourceLocation;
       statements.push({
         loc: block.loc,
         text: sourceOf(text, { start: block.loc.start, end: block.program?.loc?.start ?? block.loc.end }),
       });
       if (block.params.length > 0 || (block.hash?.pairs.length ?? 0) > 0) checkCall(block.path, block.loc);
-      block.params.forEach(visitExpression);
-      block.hash?.pairs.forEach((pair) => visitExpression(pair.value));
+      visitParams(block);
+      statementLoc = undefined;
       if (block.program) transform(block.program, text, statements, scope);
       if (block.inverse) transform(block.inverse, text, statements, scope);
     }
@@ -191,13 +230,16 @@ function transform(program: Program, text: string, statements: Statement[], bloc
 }
 
 function compile(source: string): CompiledTemplate {
-  const text = bracketThis(source);
+  const text = preprocess(source);
   let ast: Program;
   try {
     ast = env.parse(text);
   } catch (error) {
     const message = error instanceof Error ? error.message : String(error);
-    throw new TemplateSyntaxError(`syntax error: ${message.replace(/\s*\n\s*/g, ' ').trim()}`);
+    const hint = /\{\{[~#^/]?\s*\./.test(source)
+      ? " (µTask's {{.input.x}} is written {{input.x}} here, without the leading dot)"
+      : '';
+    throw new TemplateSyntaxError(`syntax error: ${message.replace(/\s*\n\s*/g, ' ').trim()}${hint}`);
   }
   const statements: Statement[] = [];
   transform(ast, text, statements, []);

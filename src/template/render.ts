@@ -51,9 +51,14 @@ export interface RenderOptions {
   limits?: Partial<ExpressionLimits>;
 }
 
-/** A template that could not be rendered; `message` is one line for the step's error. */
+const RENDER_ERROR = Symbol.for('taskhost.RenderError');
+
+/**
+ * A template that could not be rendered; `message` is one line for the step's error. It is
+ * a step outcome (the engine fails the step with it), not a host error of src/errors.ts.
+ */
 export class RenderError extends Error {
-  readonly code = 'TH_TEMPLATE_RENDER';
+  readonly [RENDER_ERROR] = true;
   readonly path: string | undefined;
   readonly expression: string | undefined;
   readonly reason: string;
@@ -67,8 +72,9 @@ export class RenderError extends Error {
   }
 }
 
+/** True for a RenderError, checked by a brand so it holds across module copies. */
 export function isRenderError(error: unknown): error is RenderError {
-  return error instanceof Error && (error as { code?: unknown }).code === 'TH_TEMPLATE_RENDER';
+  return error instanceof Error && (error as { [RENDER_ERROR]?: unknown })[RENDER_ERROR] === true;
 }
 
 function hasExpressions(context: ValueContext): boolean {

@@ -249,7 +249,8 @@ const TOKENS = [
   'Z07',
 ];
 
-type Chunk = { literal: string } | { token: string } | { fraction: '0' | '9'; digits: number };
+type Chunk =
+  { literal: string } | { token: string } | { fraction: '0' | '9'; digits: number; separator: string };
 
 /** Splits a layout into Go's elements (time/format.go nextStdChunk) and literal text. */
 export function tokenize(layout: string): Chunk[] {
@@ -265,8 +266,7 @@ export function tokenize(layout: string): Chunk[] {
       if (!/\d/.test(layout[j] ?? '')) {
         if (literal) chunks.push({ literal });
         literal = '';
-        chunks.push({ literal: char });
-        chunks.push({ fraction: digit, digits: j - i - 1 });
+        chunks.push({ fraction: digit, digits: j - i - 1, separator: char });
         i = j;
         continue;
       }
@@ -315,7 +315,8 @@ function formatLayout(f: Fields, layout: string): string {
       if ('literal' in chunk) return chunk.literal;
       if ('fraction' in chunk) {
         const digits = String(f.nanos).padStart(9, '0').slice(0, chunk.digits);
-        return chunk.fraction === '0' ? digits : digits.replace(/0+$/, '');
+        const shown = chunk.fraction === '0' ? digits : digits.replace(/0+$/, '');
+        return shown === '' ? '' : chunk.separator + shown;
       }
       switch (chunk.token) {
         case 'January':
@@ -410,8 +411,16 @@ export function parseLayout(layout: string, text: string, zone: Zone): GoTime {
       continue;
     }
     if ('fraction' in chunk) {
-      const digits = chunk.fraction === '0' ? number('000', chunk.digits, chunk.digits) : number('999', 0, 9);
-      nanos = Math.round(Number(`0.${String(digits)}`) * 1e9);
+      const match =
+        chunk.fraction === '0'
+          ? new RegExp(`^[.,](\\d{${chunk.digits}})`).exec(rest)
+          : /^[.,](\d+)/.exec(rest);
+      if (match) {
+        rest = rest.slice(match[0].length);
+        nanos = Math.round(Number(`0.${match[1]}`) * 1e9);
+      } else if (chunk.fraction === '0') {
+        fail(chunk.separator + '0'.repeat(chunk.digits));
+      }
       continue;
     }
     const token = chunk.token;

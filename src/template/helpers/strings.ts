@@ -126,7 +126,9 @@ export const stringHelpers: HelperTable = {
   upper: unary((text) => text.toUpperCase()),
   lower: unary((text) => text.toLowerCase()),
   title: unary(title),
-  untitle: unary((text) => (text === '' ? '' : text[0]?.toLowerCase() + text.slice(1))),
+  untitle: unary((text) =>
+    text.replace(/(^|\s)(\S)/gu, (_, space: string, first: string) => space + first.toLowerCase()),
+  ),
   trim: unary((text) => text.trim()),
   nospace: unary((text) => text.replace(/\s+/gu, '')),
   initials: unary((text) =>
