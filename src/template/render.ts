@@ -7,9 +7,12 @@
  *                                          array rendered (µTask's resolveObject); keys and
  *                                          non-string values are kept as they are
  *
- * A rendered string stays a string, even when it is JSON: µTask rendered `foreach` and an
- * `output.format` of strategy `template` this way and decoded the JSON afterwards, which
- * is the engine's call to make (`JSON.parse` of the result). Rendering never throws
+ *   renderJson(text, context, options)     a text that must render to JSON, decoded (µTask's
+ *                                          `foreach: '{{.step.x.children | toJson}}'`)
+ *
+ * A rendered string stays a string, even when it holds JSON: µTask's `output` strategy
+ * `template` renders each string of `format` (renderValue) and keeps strings; only
+ * `foreach` decodes, which is what renderJson is for. Rendering never throws
  * anything but a `RenderError`, whose message names the path given by the caller, the
  * `{{…}}` expression and the reason, in one line without a stack trace.
  *
@@ -272,6 +275,25 @@ export async function renderValue(
     return walk(batch, value, options.path);
   } finally {
     batch.dispose();
+  }
+}
+
+/**
+ * Renders a text that must give JSON and decodes it, as µTask does for `foreach`. Throws
+ * only RenderError (also when the rendered text is not JSON).
+ */
+export async function renderJson(
+  text: string,
+  context: ValueContext,
+  options: RenderOptions = {},
+): Promise<unknown> {
+  const rendered = await renderString(text, context, options);
+  try {
+    return JSON.parse(rendered) as unknown;
+  } catch (error) {
+    const shown = rendered.length > 80 ? `${rendered.slice(0, 77)}...` : rendered;
+    const reason = error instanceof Error ? error.message : String(error);
+    throw new RenderError(`rendered ${JSON.stringify(shown)}, which is not JSON: ${reason}`, options.path);
   }
 }
 

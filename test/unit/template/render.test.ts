@@ -5,6 +5,7 @@ import {
   checkTemplateText,
   isRenderError,
   RenderError,
+  renderJson,
   renderString,
   renderValue,
   type ValueContext,
@@ -200,6 +201,20 @@ test('a rendering error is a one-line RenderError naming the path and the expres
   await assert.rejects(
     renderValue({ a: [{ b: '{{len nope}}' }] }, context, { path: 'steps.s.action.configuration' }),
     /^RenderError: steps\.s\.action\.configuration\.a\[0\]\.b: \{\{len nope\}\}: error calling len: len of nil pointer$/,
+  );
+});
+
+test('renderJson decodes what µTask decodes (foreach), and names a text that is not JSON', async () => {
+  assert.deepEqual(await renderJson('{{toJson step.loop.children}}', context), [
+    { output: { foo: 'x' }, state: 'DONE' },
+  ]);
+  assert.deepEqual(await renderJson('[{"id":"a"},{"id":"{{iterator.id}}"}]', context), [
+    { id: 'a' },
+    { id: 'b' },
+  ]);
+  await assert.rejects(
+    renderJson('{{input.tags}}', context, { path: 'steps.loop.foreach' }),
+    /^RenderError: steps\.loop\.foreach: rendered "\[a b\]", which is not JSON: /,
   );
 });
 
