@@ -8,6 +8,7 @@
  * assertion that cannot be evaluated (GT on a word, a broken regex) is an error: µTask then
  * puts the step in SERVER_ERROR (skip) or AFTERRUN_ERROR (check) with its message.
  */
+import { compileGoRegex } from '../expr/go-regex.ts';
 
 export const Operator = {
   EQ: 'EQ',
@@ -62,8 +63,9 @@ function toNumber(text: string, operator: string, side: string): number {
 }
 
 function toRegExp(pattern: string): RegExp {
+  // Go's syntax, compiled as template validation compiled it (expr/go-regex.ts).
   try {
-    return new RegExp(pattern);
+    return compileGoRegex(pattern);
   } catch (error) {
     throw new ConditionError(
       `invalid regular expression ${JSON.stringify(pattern)}: ${(error as Error).message}`,

@@ -75,3 +75,22 @@ export function formatGoDuration(nanos: bigint): string {
   }
   return sign + out;
 }
+
+/**
+ * A Go duration in milliseconds (fractions kept), for settings such as `execution_delay`
+ * and `expression_timeout`. Errors read as Go's without its `time:` prefix, and an unknown
+ * unit lists the ones there are.
+ */
+export function parseGoDurationMs(text: string): number {
+  try {
+    return Number(parseGoDuration(text)) / 1e6;
+  } catch (error) {
+    const message = (error as Error).message.replace(/^time: /, '');
+    throw new Error(
+      message.startsWith('unknown unit') ? `${message} (units: ns, us, ms, s, m, h)` : message,
+      {
+        cause: error,
+      },
+    );
+  }
+}

@@ -80,11 +80,28 @@ function isHelper(name: string): boolean {
  * `}}}` as the end of a triple-stash.
  */
 export function preprocess(text: string): string {
+  return preprocessWithMap(text).text;
+}
+
+/**
+ * preprocess(), with a map from offsets in the prepared text back to offsets in the text as
+ * written (template validation reports positions in what the author wrote).
+ */
+export function preprocessWithMap(text: string): { text: string; toOriginal: (offset: number) => number } {
+  // Insertions into the prepared text: [offset in the output, characters added].
+  const inserted: [number, number][] = [];
   let out = '';
+  const add = (piece: string, at: number, length: number): void => {
+    inserted.push([out.length + at, length]);
+    out += piece;
+  };
   let i = 0;
   while (i < text.length) {
     const open = text.indexOf('{{', i);
-    if (open < 0) return out + text.slice(i);
+    if (open < 0) {
+      out += text.slice(i);
+      break;
+    }
     if (open > 0 && text[open - 1] === '\\') {
       out += text.slice(i, open + 2);
       i = open + 2;
@@ -97,17 +114,29 @@ export function preprocess(text: string): string {
     const end = close < 0 ? text.length : close + closer.length;
     let inside = text.slice(open, end);
     if (!inside.startsWith('{{!')) {
+      let shift = 0;
       inside = inside.replace(
         /"(?:[^"\\]|\\.)*"|'(?:[^'\\]|\\.)*'|([\w\]])([./])this(?![\w-])/g,
-        (match, before?: string, separator?: string) =>
-          before === undefined ? match : `${before}${separator}[this]`,
+        (match, before: string | undefined, separator: string | undefined, offset: number) => {
+          if (before === undefined) return match;
+          // `.this` → `.[this]`: one bracket before "this", one after it.
+          const at = out.length + offset + shift + before.length + (separator ?? '').length;
+          inserted.push([at, 1], [at + 5, 1]);
+          shift += 2;
+          return `${before}${separator}[this]`;
+        },
       );
     }
     out += inside;
-    if (!triple && close >= 0 && text[end] === '}') out += '{{!}}';
+    if (!triple && close >= 0 && text[end] === '}') add('{{!}}', 0, 5);
     i = end;
   }
-  return out;
+  const toOriginal = (offset: number): number => {
+    let removed = 0;
+    for (const [at, length] of inserted) if (at < offset) removed += Math.min(length, offset - at);
+    return offset - removed;
+  };
+  return { text: out, toOriginal };
 }
 
 function position(text: string, loc: { line: number; column: number }): number {

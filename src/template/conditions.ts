@@ -1,7 +1,7 @@
 import type { IssueList } from './errors.ts';
 import { canImpactState, type DependencyGraph } from './graph.ts';
 import { entriesOf, isRecord, itemsOf } from './data.ts';
-import { compileGoRegex } from './regex.ts';
+import { compileGoRegex } from '../expr/go-regex.ts';
 import { CONDITION_STATES } from './states.ts';
 import { didYouMean } from './suggest.ts';
 import type { FieldPath } from './types.ts';

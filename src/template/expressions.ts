@@ -1,4 +1,5 @@
 import Handlebars from 'handlebars';
+import { preprocessWithMap } from './compile.ts';
 
 /**
  * Handlebars checks of a string value at load: its syntax (Handlebars.parse, as rendering
@@ -35,7 +36,8 @@ const SAME_CONTEXT_BLOCKS = new Set(['if', 'unless']);
 /** Parses a value; values without `{{` are plain text and are not parsed. */
 export function parseExpression(text: string): ParsedExpression {
   if (!text.includes('{{')) return { references: [] };
-  const { rewritten, toOriginal } = readThisSegments(text);
+  // Prepared exactly as rendering prepares it (compile.ts), so what validates is what renders.
+  const { text: rewritten, toOriginal } = preprocessWithMap(text);
   const lineStarts = [0];
   for (let index = rewritten.indexOf('\n'); index !== -1; index = rewritten.indexOf('\n', index + 1)) {
     lineStarts.push(index + 1);
@@ -90,18 +92,6 @@ function walkExpression(expression: hbs.AST.Expression, visit: (path: hbs.AST.Pa
   } else if (expression.type === 'SubExpression') {
     walkCall(expression as hbs.AST.SubExpression, visit);
   }
-}
-
-/** `step.this.output` → `step.[this].output`, with a map from new offsets to old ones. */
-function readThisSegments(text: string): { rewritten: string; toOriginal: (offset: number) => number } {
-  const inserted: number[] = []; // offsets in the rewritten text of the added brackets
-  const rewritten = text.replace(/(?<=[\w\]-])\.this(?=$|[\s./}|)~=])/g, (_match, offset: number) => {
-    const at = offset + inserted.length;
-    inserted.push(at + 1, at + 6);
-    return '.[this]';
-  });
-  const toOriginal = (offset: number): number => offset - inserted.filter((at) => at < offset).length;
-  return { rewritten, toOriginal };
 }
 
 /** A Handlebars error as one line, at the offset of the text where it is. */

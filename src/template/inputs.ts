@@ -1,7 +1,7 @@
-import { parseGoDuration } from './duration.ts';
+import { parseGoDurationMs } from '../expr/duration.ts';
 import type { IssueList } from './errors.ts';
 import { isRecord, itemsOf } from './data.ts';
-import { compileGoRegex } from './regex.ts';
+import { compileGoRegex } from '../expr/go-regex.ts';
 import type { FieldPath } from './types.ts';
 
 /**
@@ -113,7 +113,7 @@ export function checkVariables(variables: unknown, path: FieldPath, issues: Issu
       const where = [...at, 'expression_timeout'];
       if (!hasExpression) issues.add(where, 'expression_timeout goes with an expression');
       try {
-        if (parseGoDuration(variable.expression_timeout) <= 0) {
+        if (parseGoDurationMs(variable.expression_timeout) <= 0) {
           issues.add(where, 'expression_timeout must be positive');
         }
       } catch (error) {

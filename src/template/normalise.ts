@@ -1,4 +1,4 @@
-import { parseGoDuration } from './duration.ts';
+import { parseGoDurationMs } from '../expr/duration.ts';
 import { functionArguments } from './functions.ts';
 import { entriesOf, isRecord, itemsOf, type Data } from './data.ts';
 import {
@@ -44,7 +44,7 @@ export function normaliseJsonSchema(schema: unknown): unknown {
 
 /** execution_delay in milliseconds: a Go duration string, or µTask's integer nanoseconds. */
 export function executionDelayMs(value: string | number): number {
-  return typeof value === 'number' ? value / 1e6 : parseGoDuration(value);
+  return typeof value === 'number' ? value / 1e6 : parseGoDurationMs(value);
 }
 
 /** Drops undefined properties, so the loaded form holds only what is set. */
@@ -145,7 +145,7 @@ function normaliseVariable(raw: Data): Variable {
     value: raw.value,
     expression: raw.expression as string | undefined,
     expression_timeout: timeout,
-    expression_timeout_ms: timeout === undefined ? undefined : parseGoDuration(timeout),
+    expression_timeout_ms: timeout === undefined ? undefined : parseGoDurationMs(timeout),
   });
 }
 

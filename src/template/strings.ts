@@ -1,4 +1,5 @@
 import type { IssueList } from './errors.ts';
+import { checkTemplateText, helperNames } from './render.ts';
 import { parseExpression, type PathReference } from './expressions.ts';
 import { didYouMean } from './suggest.ts';
 import { locateInValue, stringValues, type YamlSource } from './yaml-source.ts';
@@ -41,6 +42,14 @@ export function checkStrings(source: YamlSource, issues: IssueList, scope?: Refe
     const parsed = parseExpression(value.value);
     if (parsed.problem) {
       issues.addAt(locateInValue(source, value, parsed.problem.offset), value.path, parsed.problem.message);
+      continue;
+    }
+    // Compiled as rendering compiles it: an unknown helper is refused here, not when a task runs.
+    const refused = checkTemplateText(value.value);
+    if (refused) {
+      const helper = /unknown helper "([^"]+)"/.exec(refused)?.[1];
+      const hint = helper ? didYouMean(helper, helperNames()) : '';
+      issues.addAt(locateInValue(source, value, 0), value.path, `invalid Handlebars: ${refused}${hint}`);
       continue;
     }
     if (!scope) continue;

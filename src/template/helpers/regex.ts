@@ -1,71 +1,19 @@
 /**
- * sprig's regex.go over Go's RE2 syntax, translated to JavaScript's RegExp: leading flag
- * groups `(?i)`/`(?s)`/`(?m)`, named groups `(?P<name>…)`, `\A`, `\z`, `\Q…\E`, POSIX
- * classes `[[:alpha:]]` and `\pL`. Replacements expand Go's `$1`, `${1}`, `$name`,
+ * sprig's regex.go over Go's RE2 syntax, translated to JavaScript's RegExp by
+ * expr/go-regex.ts. Replacements expand Go's `$1`, `${1}`, `$name`,
  * `${name}` and `$$`. As in sprig, only `regexMatch` turns a bad pattern into false;
  * the others fail.
  */
+import { compileGoRegex } from '../../expr/go-regex.ts';
 import { str, fixed, HelperError, int, type Helper, type HelperTable } from './helper.ts';
 
-const POSIX: Readonly<Record<string, string>> = {
-  alnum: '0-9A-Za-z',
-  alpha: 'A-Za-z',
-  ascii: '\\x00-\\x7F',
-  blank: '\\t ',
-  cntrl: '\\x00-\\x1F\\x7F',
-  digit: '0-9',
-  graph: '!-~',
-  lower: 'a-z',
-  print: ' -~',
-  punct: '!-\\/:-@\\[-`{-~',
-  space: '\\t\\n\\v\\f\\r ',
-  upper: 'A-Z',
-  word: '0-9A-Za-z_',
-  xdigit: '0-9A-Fa-f',
-};
-
-const cache = new Map<string, RegExp>();
-
-/** Compiles a Go regular expression as a global JS RegExp; throws Go-like messages. */
-export function compileGoRegexp(pattern: string): RegExp {
-  const cached = cache.get(pattern);
-  if (cached) return new RegExp(cached.source, cached.flags);
-  let source = pattern;
-  let flags = 'g';
-  const leading = /^\(\?([imsU]+)\)/.exec(source);
-  if (leading) {
-    const groupFlags = leading[1] ?? '';
-    if (groupFlags.includes('U')) {
-      throw new HelperError(`error parsing regexp: ungreedy flag (?U) is not supported: \`${pattern}\``);
-    }
-    flags += groupFlags;
-    source = source.slice(leading[0].length);
-  }
-  source = source
-    .replace(/\\Q([\s\S]*?)(?:\\E|$)/g, (_, literal: string) =>
-      literal.replace(/[.*+?^${}()|[\]\\/-]/g, '\\$&'),
-    )
-    .replace(/\(\?P</g, '(?<')
-    .replace(/\[:(\^?)([a-z]+):\]/g, (match, negate: string, name: string) => {
-      const set = POSIX[name];
-      if (set === undefined) {
-        throw new HelperError(`error parsing regexp: invalid character class range: \`${match}\``);
-      }
-      return negate ? `^${set}` : set;
-    })
-    .replace(/\\A/g, '(?<![\\s\\S])')
-    .replace(/\\z/g, '(?![\\s\\S])')
-    .replace(/\\([pP])([A-Z])/g, '\\$1{$2}');
-  if (/\\[pP]\{/.test(source)) flags += 'u';
-  let compiled: RegExp;
+/** Compiles a Go regular expression (expr/go-regex.ts) to find all matches; fails as sprig's helpers do. */
+function compileGoRegexp(pattern: string): RegExp {
   try {
-    compiled = new RegExp(source, flags);
+    return compileGoRegex(pattern, 'g');
   } catch (error) {
-    throw new HelperError(`error parsing regexp: ${error instanceof Error ? error.message : String(error)}`);
+    throw new HelperError(`error parsing regexp: ${(error as Error).message}: \`${pattern}\``);
   }
-  if (cache.size > 500) cache.clear();
-  cache.set(pattern, compiled);
-  return new RegExp(compiled.source, compiled.flags);
 }
 
 interface Match {

@@ -122,7 +122,7 @@ const EXPECTED: Record<string, string[]> = {
     'invalid/variable-value-and-expression.yaml:4:5: variables[0]: variable "english-message" has a value and an expression: give one',
   ],
   'variable-timeout': [
-    'invalid/variable-timeout.yaml:6:25: variables[0].expression_timeout: missing unit in duration "5 seconds" (ms, s, m, h...)',
+    'invalid/variable-timeout.yaml:6:25: variables[0].expression_timeout: unknown unit " seconds" in duration "5 seconds" (units: ns, us, ms, s, m, h)',
   ],
   'execution-delay': [
     'invalid/execution-delay.yaml:5:22: steps.greet.execution_delay: execution_delay must be between 0s and 20s, not 1m',
@@ -132,6 +132,9 @@ const EXPECTED: Record<string, string[]> = {
   ],
   'handlebars-syntax': [
     'invalid/handlebars-syntax.yaml:11:13: steps.greet.action.configuration.output.message: invalid Handlebars: {{#if input.formal}} is not closed (add {{/if}})',
+  ],
+  'handlebars-helper': [
+    'invalid/handlebars-helper.yaml:9:21: steps.greet.action.configuration.output.message: invalid Handlebars: {{tojson input.name}}: unknown helper "tojson" (did you mean "toJson"?)',
   ],
   'handlebars-go-form': [
     'invalid/handlebars-go-form.yaml:10:37: steps.greet.action.configuration.output.message: invalid Handlebars in {{.input.name}}: unexpected "." (µTask\'s {{.input.name}} is written {{input.name}} here)',

@@ -1,8 +1,8 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
-import { parseGoDuration } from '../../../src/template/duration.ts';
+import { parseGoDurationMs as parseGoDuration } from '../../../src/expr/duration.ts';
 import { parseExpression } from '../../../src/template/expressions.ts';
-import { compileGoRegex } from '../../../src/template/regex.ts';
+import { compileGoRegex } from '../../../src/expr/go-regex.ts';
 import { closest, didYouMean, editDistance } from '../../../src/template/suggest.ts';
 
 /** The small readers of template text: suggestions, Go regexes and durations, Handlebars checks. */
