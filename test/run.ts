@@ -40,6 +40,9 @@ if (missing.length > 0) {
 const root = path.dirname(new URL(import.meta.url).pathname);
 const files = process.argv.slice(2).length > 0 ? process.argv.slice(2) : findTests(root).sort();
 
+// The suite's own cache directory (compiled validators): nothing is read from, or left in,
+// the user's ~/.cache.
+const cacheHome = fs.mkdtempSync(path.join(os.tmpdir(), 'taskhost-test-cache-'));
 const clusterRoot = fs.mkdtempSync(path.join(os.tmpdir(), 'taskhost-test-pg-'));
 fs.chmodSync(clusterRoot, 0o755);
 const cluster = await EmbeddedCluster.acquire(clusterRoot);
@@ -61,7 +64,11 @@ try {
     ['--import', 'tsx', '--test', '--test-concurrency=2', '--test-timeout=120000', ...files],
     {
       stdio: 'inherit',
-      env: { ...process.env, TASKHOST_TEST_PG_SOCKET: cluster.connection.host as string },
+      env: {
+        ...process.env,
+        TASKHOST_TEST_PG_SOCKET: cluster.connection.host as string,
+        XDG_CACHE_HOME: cacheHome,
+      },
     },
   );
   code = await new Promise<number>((resolve) =>
@@ -70,5 +77,6 @@ try {
 } finally {
   await cluster.release();
   fs.rmSync(clusterRoot, { recursive: true, force: true });
+  fs.rmSync(cacheHome, { recursive: true, force: true });
 }
 process.exit(code);

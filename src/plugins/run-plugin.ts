@@ -10,6 +10,8 @@ import { StepState } from '../protocol/states.ts';
 import type { PluginDescription } from './description.ts';
 import { pluginEnvironment } from './environment.ts';
 import type { OutputLine } from './output.ts';
+import { formatSchemaErrors } from '../schema/schema-errors.ts';
+import { validatorFor } from '../schema/validator-cache.ts';
 import { spawnPlugin, type SpawnResult } from './spawn.ts';
 
 export const DEFAULT_TIMEOUT_MS = 300_000;
@@ -55,8 +57,9 @@ export function timeoutFor(plugin: RunnablePlugin, override?: number): number {
 }
 
 /**
- * Validates against the plugin's `inputs` or `outputs`, compiled from the stored schema (and
- * cached by its hash). ajv loads on first use: a command that runs no plugin never pays it.
+ * Validates against the plugin's `inputs` or `outputs`, compiled from the stored schema
+ * (schema/validator-cache.ts: cached in memory and in this user's cache directory, so a
+ * command that runs no plugin never loads ajv, and one that does seldom needs it).
  */
 async function check(
   plugin: RunnablePlugin,
@@ -64,8 +67,8 @@ async function check(
   value: unknown,
   prefix = '',
 ): Promise<string | null> {
-  const { checkAgainst } = await import('../schema/json-schema.ts');
-  return checkAgainst(plugin.description[key], value, prefix);
+  const validate = await validatorFor(plugin.description[key]);
+  return validate(value) ? null : formatSchemaErrors(validate.errors, prefix);
 }
 
 /**

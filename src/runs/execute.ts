@@ -40,6 +40,8 @@ export interface ExecuteRequest {
   owner?: Instance | null;
   /** Told about store errors being retried (PostgreSQL restarting under the run). */
   onStoreError?: (error: unknown) => void;
+  /** This is the owner's last run: its instance row goes in the same transaction as the run's end. */
+  lastOfOwner?: boolean;
 }
 
 export interface ExecutedRun {
@@ -96,15 +98,11 @@ export async function executeCreatedRun(
     onStoreError: request.onStoreError,
   });
   recorder.append({ type: 'run', state: StepState.RUNNING });
-  // The plugin's process group goes into the row as soon as it exists, while it runs.
-  let recorded: Promise<unknown> = Promise.resolve();
+  // The plugin's process group goes into the row with its first lines, while it runs.
   const onSpawn = (pid: number): void => {
     const start = processStartOf(pid);
-    recorded = store
-      .retrying((db) => recordRunProcess(db, id, pid, start), { onRetry: request.onStoreError })
-      .catch(() => undefined);
+    recorder.withNextFlush((db) => recordRunProcess(db, id, pid, start));
   };
-
   const outcome = await runPlugin({
     plugin,
     data: request.data,
@@ -118,22 +116,25 @@ export async function executeCreatedRun(
       request.onLine?.(line);
     },
   });
-  await recorded;
 
   // The final event and the final row commit together: whoever sees the end of the
   // stream reads a finished run.
-  await recorder.finish({ type: 'run', state: outcome.state, data: runEndData(outcome) }, (db, lastSeq) =>
-    finishRun(db, id, {
-      state: outcome.state,
-      result: outcome.result,
-      error: outcome.error,
-      exitCode: outcome.exitCode,
-      signal: outcome.signal,
-      killReason: outcome.killReason,
-      droppedLines: outcome.dropped.lines,
-      droppedBytes: outcome.dropped.bytes,
-      lastSeq,
-    }),
+  await recorder.finish(
+    { type: 'run', state: outcome.state, data: runEndData(outcome) },
+    async (db, lastSeq) => {
+      if (request.lastOfOwner) await request.owner?.releaseIn(db);
+      await finishRun(db, id, {
+        state: outcome.state,
+        result: outcome.result,
+        error: outcome.error,
+        exitCode: outcome.exitCode,
+        signal: outcome.signal,
+        killReason: outcome.killReason,
+        droppedLines: outcome.dropped.lines,
+        droppedBytes: outcome.dropped.bytes,
+        lastSeq,
+      });
+    },
   );
   return { id, outcome };
 }

@@ -7,7 +7,7 @@ import {
   insertInstance,
   type InstanceRow,
 } from '../store/queries/instances.ts';
-import type { Store } from '../store/store.ts';
+import type { Queryable, Store } from '../store/store.ts';
 import { processStartOf } from '../system/processes.ts';
 
 /** How often a server says it is alive (the scale-out collectors read `heartbeat_at`). */
@@ -26,6 +26,7 @@ export class Instance {
   private readonly store: Store;
   private timer: NodeJS.Timeout | null = null;
   private used = false;
+  private released = false;
 
   constructor(store: Store, kind: InstanceRow['kind']) {
     this.store = store;
@@ -59,11 +60,21 @@ export class Instance {
     this.timer.unref();
   }
 
+  /**
+   * Removes the row inside the caller's transaction (the last run's end, for a CLI command),
+   * so that stopping costs no statement of its own.
+   */
+  async releaseIn(db: Queryable): Promise<void> {
+    if (!this.used) return;
+    await deleteInstances(db, [this.row.id]);
+    this.released = true;
+  }
+
   /** Removes the row (its runs are over: their owner column goes back to null). */
   async stop(): Promise<void> {
     if (this.timer) clearInterval(this.timer);
     this.timer = null;
-    if (!this.used || this.store.isClosed) return;
+    if (!this.used || this.released || this.store.isClosed) return;
     await deleteInstances(this.store, [this.row.id]).catch(() => undefined);
   }
 }

@@ -37,6 +37,8 @@ export class EventRecorder {
   private readonly options: RecorderOptions;
   private seq: number;
   private queue: StreamEvent[] = [];
+  /** Statements to commit with the next batch of events (in one transaction). */
+  private along: ((db: Queryable) => Promise<void>)[] = [];
   private flushing: Promise<void> | null = null;
   private scheduled = false;
   private failure: Error | null = null;
@@ -81,6 +83,16 @@ export class EventRecorder {
     return event;
   }
 
+  /**
+   * Commits `write` (idempotent: it may run again on a retry) with the next batch of events,
+   * in one transaction: the run's process group reaches its row with its first lines, for
+   * no commit of its own.
+   */
+  withNextFlush(write: (db: Queryable) => Promise<void>): void {
+    this.along.push(write);
+    this.schedule();
+  }
+
   private schedule(): void {
     if (this.flushing || this.scheduled || this.failure) return;
     // After the current callback: the other lines of the same read join this insert.
@@ -95,12 +107,22 @@ export class EventRecorder {
     if (this.flushing) return this.flushing;
     this.flushing = (async () => {
       try {
-        while (this.queue.length > 0) {
+        while (this.queue.length > 0 || this.along.length > 0) {
           const batch = this.queue.slice(0, FLUSH_BATCH);
-          this.hub?.announce(this.streamId, (batch.at(-1) as StreamEvent).seq);
-          await this.store.retrying((db) => appendEvents(db, this.streamId, batch), {
-            onRetry: this.options.onStoreError,
-          });
+          const along = this.along;
+          const last = batch.at(-1);
+          if (last) this.hub?.announce(this.streamId, last.seq);
+          await this.store.retrying(
+            (store) =>
+              along.length === 0
+                ? appendEvents(store, this.streamId, batch)
+                : store.transaction(async (db) => {
+                    await appendEvents(db, this.streamId, batch);
+                    for (const write of along) await write(db);
+                  }),
+            { onRetry: this.options.onStoreError },
+          );
+          this.along = this.along.slice(along.length);
           this.queue.splice(0, batch.length);
           if (this.hub) for (const event of batch) this.hub.publish(this.streamId, event);
         }
@@ -117,7 +139,7 @@ export class EventRecorder {
 
   /** Stores everything appended so far; throws if the store gave up. */
   async flush(): Promise<void> {
-    while (this.queue.length > 0 || this.flushing) {
+    while (this.queue.length > 0 || this.along.length > 0 || this.flushing) {
       if (this.failure) break;
       await this.flushNow();
     }

@@ -1,4 +1,6 @@
 import { Ajv, type ValidateFunction } from 'ajv';
+import { _ } from 'ajv/dist/compile/codegen/index.js';
+import standaloneModule from 'ajv/dist/standalone/index.js';
 import type { Ajv2019 } from 'ajv/dist/2019.js';
 import type { Ajv2020 } from 'ajv/dist/2020.js';
 import addFormatsModule from 'ajv-formats';
@@ -18,8 +20,12 @@ import { formatSchemaErrors } from './schema-errors.ts';
  * of the schema; no code is ever stored or loaded from the database.
  */
 
-// ajv-formats is CommonJS; under NodeNext its default import is the module object.
+// ajv-formats and ajv's standalone module are CommonJS; under NodeNext their default import
+// is the module object.
 const addFormats = addFormatsModule as unknown as (ajv: Ajv) => Ajv;
+const standaloneCode = (
+  standaloneModule as unknown as { default: (ajv: Ajv, validate: ValidateFunction) => string }
+).default;
 const require = createRequire(import.meta.url);
 
 export type Draft = 'draft-04' | 'draft-06' | 'draft-07' | '2019-09' | '2020-12';
@@ -42,7 +48,14 @@ function ajvFor(draft: Draft): Ajv {
   let ajv = instances.get(draft);
   if (ajv) return ajv;
   // The meta-schema check runs when a plugin registers (checkSchema), not on every compile.
-  const options = { strict: false, allErrors: true, validateSchema: false } as const;
+  // `code.source` keeps each validator's source for standaloneCode (validator-cache.ts);
+  // format checks are then required from ajv-formats by the generated code.
+  const options = {
+    strict: false,
+    allErrors: true,
+    validateSchema: false,
+    code: { source: true, formats: _`require("ajv-formats/dist/formats").fullFormats` },
+  } as const;
   // The other drafts' classes load only when a schema asks for them (ajv is CommonJS).
   if (draft === '2020-12') {
     ajv = new (require('ajv/dist/2020.js') as { Ajv2020: typeof Ajv2020 }).Ajv2020(options);
@@ -130,4 +143,13 @@ export function compileSchema(schema: unknown): ValidateFunction {
 export function checkAgainst(schema: unknown, value: unknown, prefix = ''): string | null {
   const validate = compileSchema(schema);
   return validate(value) ? null : formatSchemaErrors(validate.errors, prefix);
+}
+
+/**
+ * A schema's validator as standalone CommonJS code (what ajv compiled, with its runtime
+ * helpers required by name), for validator-cache.ts to keep on disk and load without ajv.
+ */
+export function standaloneValidatorCode(schema: unknown): string {
+  const validate = compileSchema(schema);
+  return standaloneCode(ajvFor(normalise(schema).draft), validate);
 }

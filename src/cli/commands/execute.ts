@@ -58,11 +58,7 @@ export async function execute(flags: ExecuteFlags): Promise<number> {
 
   const timeout = timeoutFlag(flags.timeout);
   // Loaded while the store opens (the embedded cluster boots in its own process meanwhile).
-  const modules = Promise.all([
-    import('../../plugins/registry.ts'),
-    import('../../runs/execute.ts'),
-    import('../../schema/json-schema.ts'),
-  ]);
+  const modules = Promise.all([import('../../plugins/registry.ts'), import('../../runs/execute.ts')]);
   void import('../../plugins/fifo-pool.ts').then((pool) => pool.sharedFifoPool().prefill());
   return withStore(flags, async ({ store, supervisor, owner }) => {
     const [{ loadPlugin }, { executeRun }] = await modules;
@@ -74,6 +70,7 @@ export async function execute(flags: ExecuteFlags): Promise<number> {
         data,
         origin: 'cli',
         owner,
+        lastOfOwner: true,
         requester: process.env.USER ?? null,
         timeoutMs: timeout,
         signal,

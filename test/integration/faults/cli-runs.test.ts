@@ -97,6 +97,9 @@ test('1: a plugin answering status 1 with state RUNNING fails the run as SERVER_
   const stored = await runById(envelope.run_id);
   assert.equal(stored.state, 'SERVER_ERROR', 'the stored run is final, so every watcher ends');
   assert.equal((await finalEvent(envelope.run_id)).state, 'SERVER_ERROR');
+  assert.ok(stored.instance_id === null, 'its owner left with the run: the instance row went with its end');
+  const { rows } = await database.store.query('SELECT id FROM instance');
+  assert.deepEqual(rows, [], 'a finished command leaves no instance behind');
 });
 
 test('3: data the plugin refuses is a one-line usage error (exit 2) and no run is stored', async (t) => {
@@ -191,7 +194,8 @@ test('5: after a SIGKILLed taskhost, the next command kills the plugin it left a
   assert.equal(stored.state, 'SERVER_ERROR');
   assert.match(stored.error ?? '', /^taskhost process died/);
   assert.equal((await finalEvent(running.id)).state, 'SERVER_ERROR', 'streams of the run end');
-  const { rows } = await database.store.query('SELECT 1 FROM instance WHERE id = $1', [stored.instance_id]);
+  assert.ok(running.instance_id, 'the run named its owner while it ran');
+  const { rows } = await database.store.query('SELECT 1 FROM instance WHERE id = $1', [running.instance_id]);
   assert.equal(rows.length, 0, 'the dead owner is forgotten');
 });
 
