@@ -7,6 +7,7 @@ import { parse } from 'yaml';
 import { checkAgainst, checkSchema } from '../../../src/schema/json-schema.ts';
 import { loadFunctions } from '../../../src/template/function-load.ts';
 import { loadTemplateFile, loadTemplateText } from '../../../src/template/load.ts';
+import type { CheckOptions } from '../../../src/template/validate.ts';
 import { BUILTINS_ONLY, fixture, issueLines } from '../../helpers/templates.ts';
 
 /**
@@ -45,14 +46,31 @@ test('the function schema shares the template schema definitions (its action has
   assert.deepEqual(functionAction, templateAction);
 });
 
+/**
+ * The example plugins of tasks/ (executables; each describes itself under its file's name),
+ * which templates/ may run: action types besides the builtins, as `taskhost serve` registers them.
+ */
+function withTaskPlugins(): Omit<CheckOptions, 'functions'> {
+  const dir = path.join(ROOT, 'tasks');
+  const plugins = fs
+    .readdirSync(dir)
+    .filter((name) => (fs.statSync(path.join(dir, name)).mode & 0o111) !== 0)
+    .map((name) => name.replace(/\.[^.]+$/, ''));
+  return {
+    isKnownAction: (type) => BUILTINS_ONLY.isKnownAction(type) || plugins.includes(type),
+    actionNames: [...(BUILTINS_ONLY.actionNames ?? []), ...plugins],
+  };
+}
+
 test('every template in templates/ validates against the schema and through the loader', async () => {
   const files = yamlIn(path.join(ROOT, 'templates'));
   assert.ok(files.length > 0, 'templates/ holds templates');
-  const { library, issues } = await loadFunctions(path.join(ROOT, 'templates', 'functions'), BUILTINS_ONLY);
+  const actions = withTaskPlugins();
+  const { library, issues } = await loadFunctions(path.join(ROOT, 'templates', 'functions'), actions);
   assert.deepEqual(issueLines(issues), []);
   for (const file of files) {
     assert.equal(checkAgainst(templateSchema, parse(fs.readFileSync(file, 'utf8'))), null, file);
-    const result = await loadTemplateFile(file, { ...BUILTINS_ONLY, functions: library });
+    const result = await loadTemplateFile(file, { ...actions, functions: library });
     assert.deepEqual(issueLines(result.issues), [], file);
   }
   for (const file of yamlIn(path.join(ROOT, 'templates', 'functions'))) {
