@@ -5,6 +5,18 @@
  */
 const DEFAULT_PATH = '/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin';
 
+/**
+ * The only host variables any child of taskhost inherits (plugins, and the `script`
+ * builtin's scripts): enough to find programs, a home and a locale.
+ */
+export function baseEnvironment(): Record<string, string> {
+  return {
+    PATH: process.env.PATH || DEFAULT_PATH,
+    HOME: process.env.HOME || '/',
+    LANG: process.env.LANG || 'C.UTF-8',
+  };
+}
+
 export interface RunIdentity {
   pluginName: string;
   runId: string | null;
@@ -17,9 +29,7 @@ export function pluginEnvironment(
   extra: Record<string, string> = {},
 ): Record<string, string> {
   const env: Record<string, string> = {
-    PATH: process.env.PATH || DEFAULT_PATH,
-    HOME: process.env.HOME || '/',
-    LANG: process.env.LANG || 'C.UTF-8',
+    ...baseEnvironment(),
     TASKHOST_PROTOCOL: 'v1',
     TASKHOST_PLUGIN: identity.pluginName,
   };
