@@ -233,7 +233,47 @@ Exit code: 0 when every file is valid (functions included), 2 otherwise.`,
     .addHelpText('after', '\nExit code: 0 when every file is valid, 2 otherwise.')
     .action(run(async () => (await import('./commands/template.ts')).list));
 
-  const runCommand = program.command('run').description('runs: follow one live');
+  const collect = (value: string, previous: string[] = []): string[] => [...previous, value];
+  const runCommand = storeOptions(
+    program
+      .command('run')
+      .description('create a task from a template and resolve it here (or: run watch ID)')
+      .argument('[template]', 'a template file, or the name of a template in --templates')
+      .addOption(
+        option('--input <key=value>', 'a task input (repeat for several)', 'INPUT').argParser(collect),
+      )
+      .addOption(option('--input-json <json>', 'task inputs as a JSON object', 'INPUT_JSON'))
+      .addOption(
+        option(
+          '--resolver-input <key=value>',
+          'a resolver input (repeat for several)',
+          'RESOLVER_INPUT',
+        ).argParser(collect),
+      )
+      .addOption(option('--templates <dir>', 'the templates directory', 'TEMPLATES').default('templates'))
+      .addOption(
+        option('--functions <dir>', 'the functions directory', 'FUNCTIONS').default('templates/functions'),
+      )
+      .addOption(
+        option('--scripts <dir>', 'where the script action finds its files', 'SCRIPTS').default('scripts'),
+      )
+      .addOption(option('--once', 'one resolution run, then stop (no waiting for retries)', 'ONCE'))
+      .addOption(option('--json', 'print the task document as JSON', 'JSON'))
+      .addOption(
+        option('--resume <task-id>', 'run an existing task again (after a crash, a fix, a wait)', 'RESUME'),
+      ),
+  )
+    .addHelpText(
+      'after',
+      `
+Examples:
+  taskhost run hello --input name=world
+  taskhost run templates/payments-antifraud.yaml --input-json '{"amount": 120}' --json
+  taskhost run --resume 6f1c…   (a task left CRASHED, WAITING or blocked)
+
+Exit code: 0 when the task is DONE, 1 when it is not, 2 for bad usage or an invalid template.`,
+    )
+    .action(run(async () => (await import('./commands/run-template.ts')).runTemplate));
   runCommand
     .command('watch')
     .description("follow a run's live stream until it ends (exit code from its final state)")

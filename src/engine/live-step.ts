@@ -1,0 +1,74 @@
+import type { ProcessDetails } from './actions/types.ts';
+import type { StepRow } from '../store/queries/tasks.ts';
+import type { Step } from '../template/types.ts';
+import { parseDependency } from '../template/graph.ts';
+
+/**
+ * A step as the engine holds it during a resolution run: its stored fields (StepRow) and
+ * its definition (the template's step, or, for a foreach child, the parent's adapted).
+ */
+export interface LiveStep extends StepRow {
+  def: Step;
+  /** Set by skip conditions: the step is not run in this pass (µTask's `skipped`). */
+  skipped?: boolean;
+  /** Task tags its action returned. */
+  tags?: Record<string, string>;
+  /** The run of the execution under way (its id), when one was started. */
+  runId?: string;
+  /** What the action's process did, to finish its run row. */
+  runDetails?: RunDetails;
+}
+
+export type RunDetails = ProcessDetails;
+
+/** Its dependencies: the definition's plus those added at run time (children, elder sibling). */
+export function dependenciesOf(step: LiveStep): string[] {
+  return [...step.def.dependencies, ...step.extra_dependencies];
+}
+
+export function dependencyParts(text: string): { step: string; states: string[] } {
+  const { step, states } = parseDependency(text);
+  return { step, states: [...states] };
+}
+
+/** The stored fields of a live step. */
+export function rowOf(step: LiveStep): StepRow {
+  return {
+    name: step.name,
+    parent: step.parent,
+    child_index: step.child_index,
+    state: step.state,
+    try_count: step.try_count,
+    executions: step.executions,
+    last_run: step.last_run,
+    output: step.output ?? null,
+    metadata: step.metadata ?? null,
+    children: step.children ?? null,
+    error: step.error,
+    item: step.has_item ? step.item : null,
+    has_item: step.has_item,
+    extra_dependencies: step.extra_dependencies,
+    children_steps: step.children_steps,
+  };
+}
+
+/** A fresh step in TODO. */
+export function newStepRow(name: string): StepRow {
+  return {
+    name,
+    parent: null,
+    child_index: null,
+    state: 'TODO',
+    try_count: 0,
+    executions: 0,
+    last_run: null,
+    output: null,
+    metadata: null,
+    children: null,
+    error: null,
+    item: null,
+    has_item: false,
+    extra_dependencies: [],
+    children_steps: null,
+  };
+}

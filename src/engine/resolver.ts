@@ -1,0 +1,679 @@
+import { randomUUID } from 'node:crypto';
+import { insertInstance } from '../store/queries/instances.ts';
+import {
+  deleteSteps,
+  getTask,
+  insertStepRun,
+  loadSteps,
+  lockResolution,
+  saveSteps,
+  updateResolution,
+  updateTask,
+  type NewTaskEvent,
+  type ResolutionRow,
+  type StepRow,
+  type TaskRow,
+} from '../store/queries/tasks.ts';
+import type { Queryable, Store } from '../store/store.ts';
+import type { EventHub } from '../stream/hub.ts';
+import type { Instance } from '../runs/instance.ts';
+import { createEvalCache, renderJson, renderValue } from '../template/render.ts';
+import type { Step } from '../template/types.ts';
+import { TaskhostError } from '../errors.ts';
+import type { ActionRunner } from './actions/types.ts';
+import { wakeParent } from './child-tasks.ts';
+import { executeStep, type Executed, type StepEnvironment } from './execute-step.ts';
+import { availableSteps, buildTree, pruneSteps, type StepTree, type Steps } from './graph-state.ts';
+import { newStepRow, rowOf, type LiveStep } from './live-step.ts';
+import type { ResourceLimiter } from './resources.ts';
+import { resolutionRetryDelayMs } from './retry.ts';
+import { libraryOf, type TemplateSnapshot } from './snapshot.ts';
+import { afterRun, preRun, type StateSetter } from './step-conditions.ts';
+import { isFinal, isRetriable, ResolutionState, StepState, TaskState } from './states.ts';
+import { TaskLog } from './task-log.ts';
+import { ResolutionValues } from './values.ts';
+
+/**
+ * One run of a resolution: µTask's engine.Resolve, with every transition committed before
+ * the steps it unlocks start (so a crash loses nothing done).
+ *
+ * The loop: claim the resolution (row lock; a resolution RUNNING under a dead process is
+ * CRASHED and recovered per `idempotent`), start every available step at once, and as each
+ * one ends commit it, apply its check conditions, prune what can no longer run, and start
+ * what it unlocked. When nothing runs any more, the resolution's state is chosen from its
+ * steps by µTask's priorities and committed with the task's.
+ */
+
+export interface EngineServices {
+  store: Store;
+  hub: EventHub | null;
+  /** This process, recorded as the resolution's and its runs' owner. */
+  owner: Instance | null;
+  resolveAction: (type: string) => Promise<ActionRunner | undefined>;
+  resources: ResourceLimiter;
+  /** The `config` root of templates. */
+  config: Record<string, unknown>;
+  /** Aborted to stop: running steps are told, no new step starts. */
+  signal?: AbortSignal;
+  /** Told of every step state change once committed (live progress). */
+  onStepState?: (step: string, state: string, error: string | null) => void;
+}
+
+export interface ResolutionOutcome {
+  state: string;
+  taskState: string;
+  nextRetry: Date | null;
+}
+
+const CHILD_NAME = /^(.*)-(\d+)$/;
+
+/** A foreach child's definition: its parent's, without the loop (µTask expandStep). */
+function childDefinition(parent: Step, index: number): Step {
+  const { foreach: _foreach, foreach_strategy: _strategy, ...rest } = parent;
+  return {
+    ...rest,
+    description: `${index} - ${parent.description}`,
+    conditions: parent.conditions.filter(
+      (condition) => condition.type !== 'skip' || condition.foreach === 'children',
+    ),
+  };
+}
+
+class Resolution {
+  readonly steps: Steps = new Map();
+  tree: StepTree = { dependents: new Map(), prunable: new Map() };
+  readonly executed = new Set<string>();
+  private readonly dirty = new Set<string>();
+  private readonly removed = new Set<string>();
+  private readonly committedState = new Map<string, string>();
+  private readonly completions: { name: string; executed: Executed }[] = [];
+  private wake: (() => void) | null = null;
+  private inflight = 0;
+  private readonly env: StepEnvironment;
+  private readonly log: TaskLog;
+  private readonly values: ResolutionValues;
+  private readonly abort = new AbortController();
+
+  private readonly services: EngineServices;
+  private readonly row: ResolutionRow;
+  private readonly task: TaskRow;
+  private readonly snapshot: TemplateSnapshot;
+
+  constructor(
+    services: EngineServices,
+    row: ResolutionRow,
+    task: TaskRow,
+    snapshot: TemplateSnapshot,
+    rows: readonly StepRow[],
+  ) {
+    this.services = services;
+    this.row = row;
+    this.task = task;
+    this.snapshot = snapshot;
+    this.log = new TaskLog(services.store, services.hub, task.id);
+    services.signal?.addEventListener('abort', () => this.abort.abort(services.signal?.reason), {
+      once: true,
+    });
+    this.values = new ResolutionValues({
+      input: task.input,
+      resolverInput: row.resolver_input,
+      config: services.config,
+      task: {
+        task_id: task.id,
+        resolution_id: row.id,
+        requester_username: task.requester_username,
+        requester_groups: task.requester_groups,
+        resolver_username: row.resolver_username ?? undefined,
+        created: new Date(task.created_at).toISOString(),
+        watcher_usernames: task.watcher_usernames,
+        watcher_groups: task.watcher_groups,
+      },
+      variables: snapshot.template.variables,
+    });
+    const definitions = snapshot.template.steps;
+    for (const stepRow of rows) {
+      const def = this.definitionOf(stepRow, definitions);
+      if (!def) continue;
+      this.steps.set(stepRow.name, { ...stepRow, def });
+      this.committedState.set(stepRow.name, stepRow.state);
+      this.values.setStep(stepRow.name, stepRow);
+    }
+    this.tree = buildTree(this.steps);
+    this.env = {
+      values: this.values,
+      baseConfigurations: snapshot.template.base_configurations,
+      functions: libraryOf(snapshot),
+      evalCache: createEvalCache(),
+      resolveAction: services.resolveAction,
+      resources: services.resources,
+      actionContext: (step) => ({
+        taskId: task.id,
+        resolutionId: row.id,
+        stepName: step.name,
+        attempt: step.executions,
+        runId: step.runId,
+        signal: this.abort.signal,
+        log: (stream, line) => this.log.line(step.name, stream, line),
+      }),
+    };
+  }
+
+  private definitionOf(stepRow: StepRow, definitions: Record<string, Step>): Step | undefined {
+    const own = definitions[stepRow.name];
+    if (own && stepRow.parent === null) return own;
+    const parentName = stepRow.parent ?? CHILD_NAME.exec(stepRow.name)?.[1];
+    const parent = parentName === undefined ? undefined : definitions[parentName];
+    return parent ? childDefinition(parent, stepRow.child_index ?? 0) : undefined;
+  }
+
+  private setState: StateSetter = (name, state, message) => {
+    const step = this.steps.get(name);
+    if (!step) return;
+    step.state = state;
+    step.error = message;
+    this.values.setStep(name, step);
+    this.dirty.add(name);
+  };
+
+  private modifiedSetter(modified: Set<string>): StateSetter {
+    return (name, state, message) => {
+      if (!this.steps.has(name)) return;
+      this.setState(name, state, message);
+      modified.add(name);
+    };
+  }
+
+  /** Commits every changed step (and events for state changes) with `alongside`. */
+  async commit(events: NewTaskEvent[] = [], alongside?: (db: Queryable) => Promise<void>): Promise<void> {
+    const changed = [...this.dirty].map((name) => this.steps.get(name)).filter((step) => step !== undefined);
+    const removed = [...this.removed];
+    this.dirty.clear();
+    this.removed.clear();
+    const stepEvents: NewTaskEvent[] = [];
+    const told: LiveStep[] = [];
+    for (const step of changed) {
+      if (this.committedState.get(step.name) === step.state) continue;
+      this.committedState.set(step.name, step.state);
+      stepEvents.push({
+        type: 'step',
+        step: step.name,
+        state: step.state,
+        data: step.error ? { error: step.error } : null,
+      });
+      told.push(step);
+    }
+    for (const name of removed) this.committedState.delete(name);
+    await this.log.commit([...stepEvents, ...events], async (db) => {
+      await deleteSteps(db, this.row.id, removed);
+      await saveSteps(db, this.row.id, changed.map(rowOf));
+      await alongside?.(db);
+    });
+    for (const step of told) this.services.onStepState?.(step.name, step.state, step.error);
+  }
+
+  /** Creates a foreach step's children (µTask expandStep). */
+  private async expand(step: LiveStep): Promise<string[]> {
+    let items: unknown;
+    try {
+      items = await renderJson(step.def.foreach ?? '[]', this.values.context(), {
+        step: step.name,
+        evalCache: this.env.evalCache,
+        path: `steps.${step.name}.foreach`,
+      });
+      if (!Array.isArray(items)) {
+        throw new Error(`foreach must give a JSON list, got ${JSON.stringify(items)}`);
+      }
+    } catch (error) {
+      this.setState(step.name, StepState.FATAL_ERROR, (error as Error).message);
+      return [];
+    }
+    const names: string[] = [];
+    for (const [index, item] of items.entries()) {
+      const name = `${step.name}-${index}`;
+      const child: LiveStep = {
+        ...newStepRow(name),
+        parent: step.name,
+        child_index: index,
+        item,
+        has_item: true,
+        extra_dependencies:
+          step.def.foreach_strategy === 'sequence' && index > 0 ? [`${step.name}-${index - 1}`] : [],
+        def: childDefinition(step.def, index),
+      };
+      this.steps.set(name, child);
+      this.removed.delete(name);
+      this.values.setStep(name, child);
+      this.dirty.add(name);
+      names.push(name);
+    }
+    step.children_steps = names;
+    step.extra_dependencies = names.map((name) => `${name}:ANY`);
+    this.setState(step.name, StepState.EXPANDED, '');
+    return names;
+  }
+
+  /** Collects a foreach step's children into its `children` and removes them (µTask contractStep). */
+  private contract(step: LiveStep): void {
+    const collected: unknown[] = [];
+    for (const name of step.children_steps ?? []) {
+      const child = this.steps.get(name);
+      if (!child) continue;
+      if (child.state !== StepState.PRUNE) {
+        const metadata =
+          child.metadata !== null && typeof child.metadata === 'object' && !Array.isArray(child.metadata)
+            ? { ...(child.metadata as Record<string, unknown>) }
+            : {};
+        metadata.iterator = child.item;
+        const entry: Record<string, unknown> = { metadata, state: child.state };
+        if (child.output !== null && child.output !== undefined) entry.output = child.output;
+        collected.push(entry);
+      }
+      this.steps.delete(name);
+      this.dirty.delete(name);
+      this.removed.add(name);
+      this.values.deleteStep(name);
+    }
+    step.error = null;
+    step.children = collected;
+    step.extra_dependencies = [];
+    step.children_steps = null;
+    this.values.setStep(step.name, step);
+    this.dirty.add(step.name);
+  }
+
+  /**
+   * Starts what can run (µTask runAvailableSteps): foreach steps expand or contract, regular
+   * steps go RUNNING (skip conditions first), committed with their runs before they start.
+   */
+  private async runAvailable(modified: Set<string>, expanded: string[] = []): Promise<void> {
+    if (this.abort.signal.aborted) return;
+    const available = availableSteps(this.steps, this.tree, modified, this.executed, expanded);
+    const preModified = new Set<string>();
+    const setter = this.modifiedSetter(preModified);
+    const starting: LiveStep[] = [];
+    const noop: LiveStep[] = [];
+    const newChildren: string[] = [];
+    let structural = false;
+    for (const step of available) {
+      if (step.def.foreach) {
+        if (step.state === StepState.TODO || step.state === StepState.TO_RETRY) {
+          step.skipped = await preRun(step, this.conditionScope(), setter);
+          if (step.skipped) {
+            this.executed.add(step.name);
+            continue;
+          }
+        }
+        if (
+          step.state === StepState.TODO ||
+          (step.state === StepState.TO_RETRY && !step.children_steps?.length)
+        ) {
+          newChildren.push(...(await this.expand(step)));
+          structural = true;
+        } else if (step.state === StepState.TO_RETRY) {
+          this.contract(step);
+          step.output = null;
+          structural = true;
+        } else if (step.state === StepState.EXPANDED) {
+          this.contract(step);
+          this.setState(step.name, StepState.DONE, '');
+          preModified.add(step.name);
+          structural = true;
+        }
+        if (![StepState.TODO, StepState.TO_RETRY, StepState.EXPANDED].includes(step.state as 'TODO')) {
+          this.executed.add(step.name);
+        }
+        continue;
+      }
+      if (step.state === StepState.AFTERRUN_ERROR) {
+        noop.push(step);
+        continue;
+      }
+      this.setState(step.name, StepState.RUNNING, step.error ?? '');
+      step.skipped = await preRun(step, this.conditionScope(), setter);
+      if (step.skipped) this.executed.add(step.name);
+      if (step.skipped || (step.def.max_retries > 0 && step.try_count > step.def.max_retries)) {
+        noop.push(step);
+      } else starting.push(step);
+    }
+    if (structural) this.tree = buildTree(this.steps);
+    for (const step of starting) {
+      step.executions += 1;
+      step.runId = randomUUID();
+      step.runDetails = undefined;
+    }
+    if (available.length > 0) {
+      pruneSteps(this.steps, this.tree, preModified, (name) => this.setState(name, StepState.PRUNE, ''));
+      await this.commit([], async (db) => {
+        if (starting.length > 0 && this.services.owner) await insertInstance(db, this.services.owner.claim());
+        for (const step of starting) {
+          await insertStepRun(
+            db,
+            {
+              id: step.runId as string,
+              taskId: this.task.id,
+              resolutionId: this.row.id,
+              stepName: step.name,
+              attempt: step.executions,
+              actionType: step.def.action.type,
+              data: step.def.action.configuration,
+              requester: this.task.requester_username,
+            },
+            this.services.owner?.id ?? null,
+          );
+        }
+      });
+    }
+    for (const step of noop) this.launch(step, async () => this.unchanged(step));
+    for (const step of starting) this.launch(step, () => executeStep({ ...step }, this.env));
+    if (preModified.size > 0 || newChildren.length > 0) await this.runAvailable(preModified, newChildren);
+  }
+
+  private unchanged(step: LiveStep): Executed {
+    if (step.def.max_retries > 0 && step.try_count > step.def.max_retries && !step.skipped) {
+      return {
+        state: StepState.FATAL_ERROR,
+        output: step.output,
+        metadata: step.metadata,
+        error: `Step reached max retries ${step.def.max_retries}: ${step.error ?? ''}`,
+        try_count: step.try_count,
+      };
+    }
+    return {
+      state: step.state,
+      output: step.output,
+      metadata: step.metadata,
+      error: step.error,
+      try_count: step.try_count,
+    };
+  }
+
+  private conditionScope() {
+    return { values: this.values, functions: this.env.functions, evalCache: this.env.evalCache };
+  }
+
+  private launch(step: LiveStep, work: () => Promise<Executed>): void {
+    this.inflight += 1;
+    void work()
+      .catch((error: unknown): Executed => ({
+        state: StepState.SERVER_ERROR,
+        output: null,
+        metadata: null,
+        error: (error as Error).message,
+        try_count: step.try_count + 1,
+      }))
+      .then((executed) => {
+        this.completions.push({ name: step.name, executed });
+        this.wake?.();
+      });
+  }
+
+  private async nextCompletion(): Promise<{ name: string; executed: Executed }> {
+    while (this.completions.length === 0) await new Promise<void>((resolve) => (this.wake = resolve));
+    this.wake = null;
+    return this.completions.shift() as { name: string; executed: Executed };
+  }
+
+  /** Applies one ended execution (µTask's loop body). */
+  private async complete(name: string, executed: Executed): Promise<void> {
+    const step = this.steps.get(name);
+    if (!step) return; // a child whose parent was contracted meanwhile
+    const runId = step.runId;
+    Object.assign(step, executed, { last_run: new Date().toISOString() });
+    if (executed.tags) this.mergeTags(executed.tags);
+    this.values.setStep(name, step);
+    this.dirty.add(name);
+    const modified = new Set([name]);
+    await afterRun(step, this.conditionScope(), this.modifiedSetter(modified));
+    pruneSteps(this.steps, this.tree, modified, (pruned) => this.setState(pruned, StepState.PRUNE, ''));
+    if (!step.def.foreach) this.executed.add(name);
+    step.skipped = false;
+    step.runId = undefined;
+    await this.commit([], async (db) => {
+      if (runId) await finishStepRun(db, runId, step);
+      if (this.tagsChanged) await updateTask(db, this.task.id, { tags: this.task.tags });
+    });
+    this.tagsChanged = false;
+    await this.runAvailable(modified);
+  }
+
+  private tagsChanged = false;
+
+  private mergeTags(tags: Record<string, string>): void {
+    for (const [key, value] of Object.entries(tags)) {
+      if (value === '') delete this.task.tags[key];
+      else this.task.tags[key] = value;
+    }
+    this.tagsChanged = true;
+  }
+
+  /** Runs every pass of this resolution run, then settles its state. */
+  async resolve(): Promise<ResolutionOutcome> {
+    await this.runAvailable(new Set());
+    let recheckWaiting = true;
+    for (;;) {
+      while (this.inflight > 0) {
+        const { name, executed } = await this.nextCompletion();
+        this.inflight -= 1;
+        await this.complete(name, executed);
+      }
+      const candidate = this.candidateState();
+      if (candidate === ResolutionState.WAITING && recheckWaiting && !this.abort.signal.aborted) {
+        recheckWaiting = false;
+        for (const step of this.steps.values()) {
+          if (step.state === StepState.WAITING && step.def.action.type !== 'batch') {
+            this.executed.delete(step.name);
+          }
+        }
+        await this.runAvailable(new Set());
+        if (this.inflight > 0) continue;
+      }
+      return this.settle(candidate);
+    }
+  }
+
+  /** µTask's choice of the resolution state from its steps' states. */
+  private candidateState(): string {
+    const found = new Set<string>();
+    let allDone = true;
+    for (const step of this.steps.values()) {
+      switch (step.state) {
+        case StepState.CLIENT_ERROR:
+          found.add(ResolutionState.BLOCKED_BADREQUEST);
+          break;
+        case StepState.FATAL_ERROR:
+          found.add(ResolutionState.BLOCKED_FATAL);
+          break;
+        case StepState.SERVER_ERROR:
+        case StepState.TO_RETRY:
+        case StepState.AFTERRUN_ERROR:
+          found.add(ResolutionState.ERROR);
+          break;
+        case StepState.RUNNING:
+          found.add(ResolutionState.CRASHED);
+          break;
+        case StepState.WAITING:
+          found.add(ResolutionState.WAITING);
+          break;
+        case StepState.TODO:
+          found.add(this.abort.signal.aborted ? ResolutionState.CRASHED : ResolutionState.BLOCKED_DEADLOCK);
+          break;
+        default:
+          if (!isFinal(step.state)) found.add(ResolutionState.BLOCKED_DEADLOCK);
+          continue;
+      }
+      allDone = false;
+    }
+    if (allDone) return ResolutionState.DONE;
+    for (const state of [
+      ResolutionState.CRASHED,
+      ResolutionState.BLOCKED_FATAL,
+      ResolutionState.BLOCKED_BADREQUEST,
+      ResolutionState.ERROR,
+      ResolutionState.WAITING,
+      ResolutionState.BLOCKED_DEADLOCK,
+    ]) {
+      if (found.has(state)) return state;
+    }
+    return ResolutionState.BLOCKED_DEADLOCK;
+  }
+
+  private async settle(candidate: string): Promise<ResolutionOutcome> {
+    let state = candidate;
+    let taskState: string = TaskState.RUNNING;
+    let nextRetry: Date | null = null;
+    let result: unknown;
+    if (state === ResolutionState.DONE) {
+      taskState = TaskState.DONE;
+      result = await this.result();
+    } else if (state === ResolutionState.ERROR || state === ResolutionState.CRASHED) {
+      if (this.row.run_count >= this.row.run_max) {
+        state = ResolutionState.BLOCKED_MAXRETRIES;
+        taskState = TaskState.BLOCKED;
+      } else {
+        const retriable = [...this.steps.values()].filter((step) => isRetriable(step.state));
+        nextRetry = new Date(
+          Date.now() +
+            resolutionRetryDelayMs(
+              retriable.map((step) => ({ retry_pattern: step.def.retry_pattern, try_count: step.try_count })),
+            ),
+        );
+      }
+    } else if (state === ResolutionState.WAITING) {
+      taskState = TaskState.WAITING;
+    } else if (state.startsWith('BLOCKED_')) {
+      taskState = TaskState.BLOCKED;
+    }
+    await this.commit([{ type: 'task', state: taskState, data: { resolution_state: state } }], async (db) => {
+      await updateResolution(db, this.row.id, { state, nextRetry, lastStop: new Date(), instanceId: null });
+      await updateTask(db, this.task.id, { state: taskState, ...(result !== undefined ? { result } : {}) });
+      await wakeParent(db, this.task, taskState);
+    });
+    return { state, taskState, nextRetry };
+  }
+
+  /** The task's result: `result_format` rendered, as µTask's SetResult. */
+  private async result(): Promise<unknown> {
+    const format = this.snapshot.template.result_format;
+    if (!format) return {};
+    try {
+      return await renderValue(format, this.values.context(), {
+        evalCache: this.env.evalCache,
+        path: 'result_format',
+      });
+    } catch (error) {
+      return { error: (error as Error).message };
+    }
+  }
+
+  /** The steps of a crashed run that were RUNNING: re-run if idempotent, else CRASHED. */
+  recoverCrash(): boolean {
+    let blocked = false;
+    for (const step of this.steps.values()) {
+      if (step.state !== StepState.RUNNING) continue;
+      if (step.def.idempotent) this.setState(step.name, StepState.TODO, step.error ?? '');
+      else {
+        this.setState(step.name, StepState.CRASHED, 'the step was running when its taskhost process died');
+        blocked = true;
+      }
+    }
+    return blocked;
+  }
+}
+
+async function finishStepRun(db: Queryable, runId: string, step: LiveStep): Promise<void> {
+  const details = step.runDetails ?? {};
+  await db.query(
+    `UPDATE run SET state = $2, result = $3, error = $4, exit_code = $5, signal = $6, kill_reason = $7,
+            dropped_lines = $8, dropped_bytes = $9, finished_at = now(), instance_id = NULL, pgid = NULL
+      WHERE id = $1`,
+    [
+      runId,
+      isFinal(step.state) || step.state !== StepState.RUNNING ? step.state : StepState.SERVER_ERROR,
+      JSON.stringify(details.result ?? { output: step.output ?? null, metadata: step.metadata ?? null }),
+      step.error,
+      details.exitCode ?? null,
+      details.signal ?? null,
+      details.killReason ?? null,
+      details.droppedLines ?? 0,
+      details.droppedBytes ?? 0,
+    ],
+  );
+}
+
+/**
+ * Claims a resolution and runs it once (one µTask Resolve). Throws TH_RESOLUTION_BUSY when
+ * another process holds it, TH_RESOLUTION_STATE when its state refuses a run.
+ */
+export async function runResolutionOnce(
+  services: EngineServices,
+  resolutionId: string,
+): Promise<ResolutionOutcome> {
+  const { store } = services;
+  const claimed = await store.transaction(async (db) => {
+    const row = await lockResolution(db, resolutionId);
+    if (!row) {
+      throw new TaskhostError(
+        'TH_RESOLUTION_BUSY',
+        `resolution ${resolutionId} is being run by another process`,
+      );
+    }
+    const crashed =
+      row.state === ResolutionState.CRASHED ||
+      (row.state === ResolutionState.RUNNING && row.instance_id === null);
+    if (!crashed) {
+      if (row.state === ResolutionState.RUNNING) {
+        throw new TaskhostError(
+          'TH_RESOLUTION_STATE',
+          `can't run resolution ${resolutionId}: already running`,
+        );
+      }
+      if (row.state === ResolutionState.DONE) {
+        throw new TaskhostError('TH_RESOLUTION_STATE', `can't run resolution ${resolutionId}: already done`);
+      }
+      if (row.state === ResolutionState.CANCELLED) {
+        throw new TaskhostError('TH_RESOLUTION_STATE', `can't run resolution ${resolutionId}: cancelled`);
+      }
+    }
+    const task = await getTask(db, row.task_id);
+    if (!task) throw new TaskhostError('TH_TASK_NOT_FOUND', `task of resolution ${resolutionId} not found`);
+    const steps = await loadSteps(db, row.id);
+    if (services.owner) await insertInstance(db, services.owner.claim());
+    const runCount = row.run_count + 1;
+    await updateResolution(db, row.id, {
+      state: ResolutionState.RUNNING,
+      runCount,
+      instanceId: services.owner?.id ?? null,
+      lastStart: new Date(),
+      nextRetry: null,
+    });
+    return { row: { ...row, run_count: runCount }, task, steps, crashed };
+  });
+  const snapshot = claimed.row.template as unknown as TemplateSnapshot;
+  const resolution = new Resolution(services, claimed.row, claimed.task, snapshot, claimed.steps);
+  if (claimed.crashed && resolution.recoverCrash()) {
+    await resolution.commit(
+      [
+        {
+          type: 'task',
+          state: TaskState.BLOCKED,
+          data: { resolution_state: ResolutionState.BLOCKED_TOCHECK },
+        },
+      ],
+      async (db) => {
+        await updateResolution(db, resolutionId, {
+          state: ResolutionState.BLOCKED_TOCHECK,
+          instanceId: null,
+          lastStop: new Date(),
+        });
+        await updateTask(db, claimed.task.id, { state: TaskState.BLOCKED });
+      },
+    );
+    return { state: ResolutionState.BLOCKED_TOCHECK, taskState: TaskState.BLOCKED, nextRetry: null };
+  }
+  await resolution.commit([{ type: 'task', state: TaskState.RUNNING }], (db) =>
+    updateTask(db, claimed.task.id, { state: TaskState.RUNNING }),
+  );
+  return resolution.resolve();
+}
+
+export { newStepRow };

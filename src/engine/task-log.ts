@@ -1,0 +1,92 @@
+import { appendTaskEvents, type NewTaskEvent } from '../store/queries/tasks.ts';
+import type { StreamEvent } from '../store/queries/events.ts';
+import type { Queryable, Store } from '../store/store.ts';
+import type { EventHub } from '../stream/hub.ts';
+
+const FLUSH_BATCH = 1000;
+
+/**
+ * The writer of one task's event log in this process: the lines its steps' actions print,
+ * and its step and task state changes, in one order.
+ *
+ * Why the store numbers events, not this writer: several writers share a task's log (the
+ * steps running at once here, other instances later). Each commit takes its seqs from the
+ * task row (appendTaskEvents), whose lock orders the commits, so the log is gap-free and
+ * strictly increasing whoever writes.
+ *
+ * Lines are group-committed (those printed while an insert runs go in the next one). A
+ * transition (`commit`) first stores the lines before it, then its own events with its
+ * row changes in one transaction: the engine awaits it before starting the next step, so a
+ * crash loses nothing done. Events are published to this process's subscribers only once
+ * committed; a failed insert is retried for as long as the store is open.
+ */
+export class TaskLog {
+  readonly taskId: string;
+  private readonly store: Store;
+  private readonly hub: EventHub | null;
+  private lines: NewTaskEvent[] = [];
+  private chain: Promise<void> = Promise.resolve();
+  private scheduled = false;
+  private failure: Error | null = null;
+
+  constructor(store: Store, hub: EventHub | null, taskId: string) {
+    this.store = store;
+    this.hub = hub;
+    this.taskId = taskId;
+  }
+
+  /** A line an action printed (`step` names the step). */
+  line(step: string, stream: string, text: string): void {
+    this.lines.push({ type: 'log', step, stream, line: text, ts: new Date().toISOString() });
+    if (this.scheduled) return;
+    this.scheduled = true;
+    setImmediate(() => {
+      this.scheduled = false;
+      this.enqueue(async () => {
+        while (this.lines.length > 0) await this.write(this.lines.splice(0, FLUSH_BATCH));
+      }).catch(() => undefined);
+    });
+  }
+
+  /**
+   * Commits `events` with `alongside` (the row changes of a transition) in one transaction,
+   * after every line appended before it. Resolves once committed.
+   */
+  commit(events: readonly NewTaskEvent[], alongside?: (db: Queryable) => Promise<void>): Promise<void> {
+    return this.enqueue(async () => {
+      const pending = this.lines.splice(0, this.lines.length);
+      await this.write([...pending, ...events], alongside);
+    });
+  }
+
+  /** Stores every line appended so far. */
+  flush(): Promise<void> {
+    return this.commit([]);
+  }
+
+  private enqueue(work: () => Promise<void>): Promise<void> {
+    const next = this.chain.then(() => {
+      if (this.failure) throw this.failure;
+      return work();
+    });
+    this.chain = next.catch((error: unknown) => {
+      this.failure ??= error as Error;
+    });
+    return next;
+  }
+
+  private async write(
+    events: readonly NewTaskEvent[],
+    alongside?: (db: Queryable) => Promise<void>,
+  ): Promise<void> {
+    if (events.length === 0 && !alongside) return;
+    const stored = await this.store.retrying((store) =>
+      store.transaction(async (db): Promise<StreamEvent[]> => {
+        const numbered = await appendTaskEvents(db, this.taskId, events);
+        if (alongside) await alongside(db);
+        return numbered;
+      }),
+    );
+    if (this.hub) for (const event of stored) this.hub.publish(this.taskId, event);
+  }
+}

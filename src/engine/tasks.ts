@@ -1,0 +1,168 @@
+import { randomUUID } from 'node:crypto';
+import { TaskhostError } from '../errors.ts';
+import {
+  appendTaskEvents,
+  getResolutionOfTask,
+  getTask,
+  insertResolution,
+  insertTask,
+  loadSteps,
+  saveSteps,
+} from '../store/queries/tasks.ts';
+import type { Queryable, Store } from '../store/store.ts';
+import { renderString } from '../template/render.ts';
+import { checkInputValues } from './inputs.ts';
+import { newStepRow } from './live-step.ts';
+import type { TemplateSnapshot } from './snapshot.ts';
+import { ResolutionState, TaskState } from './states.ts';
+
+/** What creating a task needs. */
+export interface NewTaskRequest {
+  snapshot: TemplateSnapshot;
+  input: Record<string, unknown>;
+  resolverInput?: Record<string, unknown>;
+  requester: string;
+  resolver?: string | null;
+  parentTaskId?: string | null;
+  /** The `config` root, for the title. */
+  config?: Record<string, unknown>;
+  tags?: Record<string, string>;
+  watcherUsernames?: string[];
+  resolverUsernames?: string[];
+}
+
+export interface CreatedTask {
+  taskId: string;
+  resolutionId: string;
+}
+
+/**
+ * Creates a task, its resolution (with the template's snapshot) and a TODO row per step, in
+ * one transaction. Inputs are checked first: a bad input is refused (TH_TASK_INPUT_INVALID,
+ * naming the input) and nothing is stored.
+ */
+export async function createTask(store: Store, request: NewTaskRequest): Promise<CreatedTask> {
+  const { template } = request.snapshot;
+  if (template.blocked) {
+    throw new TaskhostError(
+      'TH_TASK_INPUT_INVALID',
+      `template ${template.name} is blocked: it accepts no new task`,
+    );
+  }
+  let input: Record<string, unknown>;
+  let resolverInput: Record<string, unknown>;
+  try {
+    input = checkInputValues(template.inputs, request.input, 'input');
+    resolverInput = checkInputValues(template.resolver_inputs, request.resolverInput ?? {}, 'resolver_input');
+  } catch (error) {
+    throw new TaskhostError('TH_TASK_INPUT_INVALID', (error as Error).message);
+  }
+  const taskId = randomUUID();
+  const resolutionId = randomUUID();
+  let title = template.name;
+  if (template.title_format) {
+    try {
+      title = await renderString(template.title_format, {
+        input,
+        config: request.config ?? {},
+        task: { task_id: taskId, requester_username: request.requester },
+      });
+    } catch (error) {
+      throw new TaskhostError('TH_TASK_INPUT_INVALID', `title_format: ${(error as Error).message}`);
+    }
+  }
+  await store.transaction(async (db) => {
+    await insertTask(db, {
+      id: taskId,
+      templateName: template.name,
+      title,
+      state: TaskState.TODO,
+      requester: request.requester,
+      input,
+      parentTaskId: request.parentTaskId ?? null,
+      tags: request.tags,
+      watcherUsernames: request.watcherUsernames,
+      resolverUsernames: request.resolverUsernames,
+    });
+    await insertResolution(db, {
+      id: resolutionId,
+      taskId,
+      state: ResolutionState.TODO,
+      resolver: request.resolver ?? request.requester,
+      resolverInput,
+      template: request.snapshot,
+      runMax: template.retry_max,
+    });
+    await saveSteps(db, resolutionId, Object.keys(template.steps).map(newStepRow));
+    await appendTaskEvents(db, taskId, [{ type: 'task', state: TaskState.TODO }]);
+  });
+  return { taskId, resolutionId };
+}
+
+/** A task as SPEC section 7 shows it (the API's and `run --json`'s document). */
+export interface TaskDocument {
+  id: string;
+  template_name: string;
+  title: string;
+  state: string;
+  requester: string;
+  resolver_usernames: string[];
+  input: Record<string, unknown>;
+  result: unknown;
+  created: string;
+  last_activity: string;
+  resolution: { id: string; state: string; run_count: number; next_retry: string | null } | null;
+  steps: Record<
+    string,
+    {
+      state: string;
+      output: unknown;
+      metadata: unknown;
+      children: unknown;
+      error: string | null;
+      try_count: number;
+      last_run: string | null;
+    }
+  >;
+}
+
+export async function taskDocument(db: Queryable, taskId: string): Promise<TaskDocument | null> {
+  const task = await getTask(db, taskId);
+  if (!task) return null;
+  const resolution = await getResolutionOfTask(db, taskId);
+  const steps = resolution ? await loadSteps(db, resolution.id) : [];
+  return {
+    id: task.id,
+    template_name: task.template_name,
+    title: task.title,
+    state: task.state,
+    requester: task.requester_username,
+    resolver_usernames: task.resolver_usernames,
+    input: task.input,
+    result: task.result ?? null,
+    created: new Date(task.created_at).toISOString(),
+    last_activity: new Date(task.last_activity).toISOString(),
+    resolution: resolution
+      ? {
+          id: resolution.id,
+          state: resolution.state,
+          run_count: resolution.run_count,
+          next_retry: resolution.next_retry ? new Date(resolution.next_retry).toISOString() : null,
+        }
+      : null,
+    steps: Object.fromEntries(
+      steps.map((step) => [
+        step.name,
+        {
+          state: step.state,
+          output: step.output ?? null,
+          metadata: step.metadata ?? null,
+          children: step.children ?? null,
+          error: step.error || null,
+          try_count: step.try_count,
+          last_run: step.last_run,
+        },
+      ]),
+    ),
+  };
+}

@@ -1,0 +1,330 @@
+import type { Queryable } from '../store.ts';
+import { appendEvents, type EventType, type StreamEvent } from './events.ts';
+
+/**
+ * Tasks, their resolution and its steps (one row per step: a transition writes the step it
+ * changes and nothing else), and the task's event log, whose `seq` the task row hands out.
+ */
+
+export interface TaskRow {
+  id: string;
+  template_name: string;
+  title: string;
+  state: string;
+  requester_username: string;
+  requester_groups: string[];
+  resolver_usernames: string[];
+  resolver_groups: string[];
+  watcher_usernames: string[];
+  watcher_groups: string[];
+  tags: Record<string, string>;
+  input: Record<string, unknown>;
+  result: unknown;
+  parent_task_id: string | null;
+  created_at: Date;
+  last_activity: Date;
+  last_seq: string;
+}
+
+export interface ResolutionRow {
+  id: string;
+  task_id: string;
+  state: string;
+  resolver_username: string | null;
+  resolver_input: Record<string, unknown>;
+  template: Record<string, unknown>;
+  run_count: number;
+  run_max: number;
+  next_retry: Date | null;
+  instance_id: string | null;
+  created_at: Date;
+  last_start: Date | null;
+  last_stop: Date | null;
+}
+
+/** A step of a resolution as stored. */
+export interface StepRow {
+  name: string;
+  parent: string | null;
+  child_index: number | null;
+  state: string;
+  try_count: number;
+  executions: number;
+  last_run: string | null;
+  output: unknown;
+  metadata: unknown;
+  children: unknown;
+  error: string | null;
+  item: unknown;
+  has_item: boolean;
+  extra_dependencies: string[];
+  children_steps: string[] | null;
+}
+
+export interface NewTask {
+  id: string;
+  templateName: string;
+  title: string;
+  state: string;
+  requester: string;
+  requesterGroups?: string[];
+  input: Record<string, unknown>;
+  tags?: Record<string, string>;
+  parentTaskId?: string | null;
+  watcherUsernames?: string[];
+  resolverUsernames?: string[];
+}
+
+export interface NewResolution {
+  id: string;
+  taskId: string;
+  state: string;
+  resolver: string | null;
+  resolverInput: Record<string, unknown>;
+  template: unknown;
+  runMax: number;
+}
+
+export async function insertTask(db: Queryable, task: NewTask): Promise<void> {
+  await db.query(
+    `INSERT INTO task (id, template_name, title, state, requester_username, requester_groups, input, tags,
+                       parent_task_id, watcher_usernames, resolver_usernames)
+     VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11)`,
+    [
+      task.id,
+      task.templateName,
+      task.title,
+      task.state,
+      task.requester,
+      task.requesterGroups ?? [],
+      JSON.stringify(task.input),
+      JSON.stringify(task.tags ?? {}),
+      task.parentTaskId ?? null,
+      task.watcherUsernames ?? [],
+      task.resolverUsernames ?? [],
+    ],
+  );
+}
+
+export async function insertResolution(db: Queryable, resolution: NewResolution): Promise<void> {
+  await db.query(
+    `INSERT INTO resolution (id, task_id, state, resolver_username, resolver_input, template, run_max)
+     VALUES ($1, $2, $3, $4, $5, $6, $7)`,
+    [
+      resolution.id,
+      resolution.taskId,
+      resolution.state,
+      resolution.resolver,
+      JSON.stringify(resolution.resolverInput),
+      JSON.stringify(resolution.template),
+      resolution.runMax,
+    ],
+  );
+}
+
+const STEP_COLUMNS = `name text, parent text, child_index integer, state text, try_count integer,
+  executions integer, last_run timestamptz, output jsonb, metadata jsonb, children jsonb, error text,
+  item jsonb, has_item boolean, extra_dependencies text[], children_steps text[]`;
+
+/**
+ * Writes steps (new or changed) in one statement. JSON null and absent are both stored as
+ * SQL NULL: an output of `null` reads back as absent, as µTask's values do.
+ */
+export async function saveSteps(
+  db: Queryable,
+  resolutionId: string,
+  steps: readonly StepRow[],
+): Promise<void> {
+  if (steps.length === 0) return;
+  await db.query(
+    `INSERT INTO resolution_step (resolution_id, name, parent, child_index, state, try_count, executions,
+            last_run, output, metadata, children, error, item, has_item, extra_dependencies, children_steps)
+     SELECT $1, r.* FROM jsonb_to_recordset($2::jsonb) AS r (${STEP_COLUMNS})
+     ON CONFLICT (resolution_id, name) DO UPDATE SET
+       parent = EXCLUDED.parent, child_index = EXCLUDED.child_index, state = EXCLUDED.state,
+       try_count = EXCLUDED.try_count, executions = EXCLUDED.executions, last_run = EXCLUDED.last_run,
+       output = EXCLUDED.output, metadata = EXCLUDED.metadata, children = EXCLUDED.children,
+       error = EXCLUDED.error, item = EXCLUDED.item, has_item = EXCLUDED.has_item,
+       extra_dependencies = EXCLUDED.extra_dependencies, children_steps = EXCLUDED.children_steps`,
+    [resolutionId, JSON.stringify(steps)],
+  );
+}
+
+export async function deleteSteps(
+  db: Queryable,
+  resolutionId: string,
+  names: readonly string[],
+): Promise<void> {
+  if (names.length === 0) return;
+  await db.query('DELETE FROM resolution_step WHERE resolution_id = $1 AND name = ANY($2::text[])', [
+    resolutionId,
+    names,
+  ]);
+}
+
+export async function loadSteps(db: Queryable, resolutionId: string): Promise<StepRow[]> {
+  const { rows } = await db.query<StepRow & { last_run: Date | null }>(
+    `SELECT name, parent, child_index, state, try_count, executions, last_run, output, metadata, children,
+            error, item, has_item, extra_dependencies, children_steps
+       FROM resolution_step WHERE resolution_id = $1 ORDER BY parent NULLS FIRST, child_index, name`,
+    [resolutionId],
+  );
+  return rows.map((row) => ({
+    ...row,
+    last_run: row.last_run ? new Date(row.last_run).toISOString() : null,
+  }));
+}
+
+export interface ResolutionPatch {
+  state?: string;
+  runCount?: number;
+  nextRetry?: Date | null;
+  instanceId?: string | null;
+  lastStart?: Date;
+  lastStop?: Date;
+  resolverInput?: Record<string, unknown>;
+}
+
+export async function updateResolution(db: Queryable, id: string, patch: ResolutionPatch): Promise<void> {
+  const sets: string[] = [];
+  const values: unknown[] = [id];
+  const set = (column: string, value: unknown): void => {
+    values.push(value);
+    sets.push(`${column} = $${values.length}`);
+  };
+  if (patch.state !== undefined) set('state', patch.state);
+  if (patch.runCount !== undefined) set('run_count', patch.runCount);
+  if (patch.nextRetry !== undefined) set('next_retry', patch.nextRetry);
+  if (patch.instanceId !== undefined) set('instance_id', patch.instanceId);
+  if (patch.lastStart !== undefined) set('last_start', patch.lastStart);
+  if (patch.lastStop !== undefined) set('last_stop', patch.lastStop);
+  if (patch.resolverInput !== undefined) set('resolver_input', JSON.stringify(patch.resolverInput));
+  if (sets.length === 0) return;
+  await db.query(`UPDATE resolution SET ${sets.join(', ')} WHERE id = $1`, values);
+}
+
+export interface TaskPatch {
+  state?: string;
+  result?: unknown;
+  tags?: Record<string, string>;
+  title?: string;
+}
+
+export async function updateTask(db: Queryable, id: string, patch: TaskPatch): Promise<void> {
+  const sets = ['last_activity = now()'];
+  const values: unknown[] = [id];
+  const set = (column: string, value: unknown): void => {
+    values.push(value);
+    sets.push(`${column} = $${values.length}`);
+  };
+  if (patch.state !== undefined) set('state', patch.state);
+  if (patch.result !== undefined) set('result', JSON.stringify(patch.result));
+  if (patch.tags !== undefined) set('tags', JSON.stringify(patch.tags));
+  if (patch.title !== undefined) set('title', patch.title);
+  await db.query(`UPDATE task SET ${sets.join(', ')} WHERE id = $1`, values);
+}
+
+export async function getTask(db: Queryable, id: string): Promise<TaskRow | null> {
+  const { rows } = await db.query<TaskRow>('SELECT * FROM task WHERE id = $1', [id]);
+  return rows[0] ?? null;
+}
+
+export async function getResolutionOfTask(db: Queryable, taskId: string): Promise<ResolutionRow | null> {
+  const { rows } = await db.query<ResolutionRow>('SELECT * FROM resolution WHERE task_id = $1', [taskId]);
+  return rows[0] ?? null;
+}
+
+export async function getResolution(db: Queryable, id: string): Promise<ResolutionRow | null> {
+  const { rows } = await db.query<ResolutionRow>('SELECT * FROM resolution WHERE id = $1', [id]);
+  return rows[0] ?? null;
+}
+
+/** Locks a resolution for the caller's transaction, or null when another holds it. */
+export async function lockResolution(db: Queryable, id: string): Promise<ResolutionRow | null> {
+  const { rows } = await db.query<ResolutionRow>(
+    'SELECT * FROM resolution WHERE id = $1 FOR UPDATE SKIP LOCKED',
+    [id],
+  );
+  return rows[0] ?? null;
+}
+
+/** A task event before the store numbers it. */
+export interface NewTaskEvent {
+  type: EventType;
+  step?: string | null;
+  stream?: string | null;
+  line?: string | null;
+  state?: string | null;
+  data?: Record<string, unknown> | null;
+  ts?: string;
+}
+
+/**
+ * Appends events to a task's log, numbered from the task row in this transaction: the row
+ * lock orders writers (concurrent steps, other instances), so seqs commit in order, without
+ * gaps. Returns the events as stored.
+ */
+export async function appendTaskEvents(
+  db: Queryable,
+  taskId: string,
+  events: readonly NewTaskEvent[],
+): Promise<StreamEvent[]> {
+  if (events.length === 0) return [];
+  const { rows } = await db.query<{ last_seq: string }>(
+    'UPDATE task SET last_seq = last_seq + $2, last_activity = now() WHERE id = $1 RETURNING last_seq',
+    [taskId, events.length],
+  );
+  const last = Number(rows[0]?.last_seq ?? events.length);
+  const first = last - events.length + 1;
+  const now = new Date().toISOString();
+  const numbered: StreamEvent[] = events.map((event, index) => {
+    const numberedEvent: StreamEvent = {
+      seq: first + index,
+      type: event.type,
+      step: event.step ?? null,
+      stream: event.stream ?? null,
+      line: event.line ?? null,
+      state: event.state ?? null,
+      ts: event.ts ?? now,
+    };
+    if (event.data) numberedEvent.data = event.data;
+    return numberedEvent;
+  });
+  await appendEvents(db, taskId, numbered);
+  return numbered;
+}
+
+export interface NewStepRun {
+  id: string;
+  taskId: string;
+  resolutionId: string;
+  stepName: string;
+  attempt: number;
+  actionType: string;
+  data: unknown;
+  requester: string | null;
+}
+
+/**
+ * Inserts the run of one step execution, RUNNING, owned by `ownerId` (already registered).
+ * The unique key (resolution, step, attempt) makes a second insert of the same attempt
+ * fail: the same execution can never start twice.
+ */
+export async function insertStepRun(db: Queryable, run: NewStepRun, ownerId: string | null): Promise<void> {
+  await db.query(
+    `INSERT INTO run (id, plugin_name, origin, data, state, requester, task_id, step_name, attempt,
+                      resolution_id, instance_id, started_at)
+     VALUES ($1, $2, 'task', $3, 'RUNNING', $4, $5, $6, $7, $8, $9, now())`,
+    [
+      run.id,
+      run.actionType,
+      JSON.stringify(run.data ?? null),
+      run.requester,
+      run.taskId,
+      run.stepName,
+      run.attempt,
+      run.resolutionId,
+      ownerId,
+    ],
+  );
+}

@@ -1,0 +1,149 @@
+import assert from 'node:assert/strict';
+import { test } from 'node:test';
+import { createTestDatabase } from '../../helpers/store.ts';
+import { registerFixture, runOnce, runYaml, statesOf, taskEvents } from '../../helpers/engine.ts';
+
+const { store } = await createTestDatabase();
+
+test('a chain of echo steps ends DONE, its result rendered from result_format and its title from title_format', async () => {
+  const run = await runYaml(
+    store,
+    `
+name: chain
+description: two steps
+title_format: 'chain for {{input.who}}'
+inputs: [{name: who}]
+result_format: {greeting: '{{step.second.output.text}}'}
+steps:
+  first:
+    action: {type: echo, configuration: {output: {text: 'hello {{input.who}}'}}}
+  second:
+    dependencies: [first]
+    action: {type: echo, configuration: {output: {text: '{{step.first.output.text}}!'}}}
+`,
+    { input: { who: 'bob' } },
+  );
+  assert.equal(run.outcomes[0]?.state, 'DONE');
+  assert.equal(run.document.state, 'DONE');
+  assert.equal(run.document.title, 'chain for bob');
+  assert.deepEqual(run.document.result, { greeting: 'hello bob!' });
+  assert.deepEqual(statesOf(run.document), { first: 'DONE', second: 'DONE' });
+  assert.equal(run.document.steps.second?.try_count, 1);
+});
+
+test('a plugin step: its configuration is the data, its payload the output, its lines join the task log in seq order', async () => {
+  await registerFixture(store, 'echo-data', 'echo-data.sh');
+  const run = await runYaml(
+    store,
+    `
+name: plugin-step
+description: a plugin as an action
+steps:
+  left:
+    action: {type: echo-data, configuration: {side: left}}
+  right:
+    action: {type: echo-data, configuration: {side: right}}
+`,
+  );
+  assert.equal(run.document.state, 'DONE');
+  assert.deepEqual(run.document.steps.left?.output, { side: 'left' });
+  const events = await taskEvents(store, run.taskId);
+  assert.deepEqual(
+    events.map((event) => event.seq),
+    events.map((_, index) => index + 1),
+  );
+  const lines = events.filter((event) => event.type === 'log');
+  // Each run prints "echo-data: started", then its result line.
+  assert.deepEqual(lines.map((event) => event.step).sort(), ['left', 'left', 'right', 'right']);
+  assert.ok(lines.some((event) => event.step === 'left' && event.line === 'echo-data: started'));
+  for (const step of ['left', 'right']) {
+    const ofStep = events
+      .filter((event) => event.step === step)
+      .map((event) => event.type + ':' + (event.state ?? ''));
+    assert.deepEqual(ofStep, ['step:RUNNING', 'log:', 'log:', 'step:DONE']);
+  }
+  const { rows } = await store.query(
+    `SELECT step_name, attempt, state FROM run WHERE resolution_id = $1 ORDER BY step_name`,
+    [run.resolutionId],
+  );
+  assert.deepEqual(rows, [
+    { step_name: 'left', attempt: 1, state: 'DONE' },
+    { step_name: 'right', attempt: 1, state: 'DONE' },
+  ]);
+  // The same attempt of a step can never be stored twice.
+  await assert.rejects(
+    store.query(
+      `INSERT INTO run (id, plugin_name, origin, state, task_id, step_name, attempt, resolution_id)
+       VALUES (gen_random_uuid(), 'echo-data', 'task', 'RUNNING', $1, 'left', 1, $2)`,
+      [run.taskId, run.resolutionId],
+    ),
+    /duplicate key/,
+  );
+});
+
+test('a server error leaves the resolution in ERROR with next_retry set; the next run tries again, counting tries', async () => {
+  const run = await runYaml(
+    store,
+    `
+name: flaky
+description: fails on its first try
+steps:
+  flaky:
+    action:
+      type: echo
+      configuration:
+        output: {}
+        error_message: 'down'
+        error_type: server
+`,
+    { runs: 2 },
+  );
+  assert.equal(run.outcomes[0]?.state, 'ERROR');
+  assert.ok(run.outcomes[0]?.nextRetry instanceof Date);
+  assert.equal(run.document.steps.flaky?.state, 'SERVER_ERROR');
+  assert.equal(run.document.steps.flaky?.try_count, 2);
+  assert.equal(run.document.resolution?.run_count, 2);
+  assert.equal(run.document.state, 'RUNNING');
+  const again = await runOnce(store, run.resolutionId);
+  assert.equal(again.state, 'ERROR');
+});
+
+test('a plugin step gets the numbers and booleans its inputs declare, though templates render text; other text is refused', async () => {
+  await registerFixture(store, 'typed-inputs', 'typed-inputs.sh');
+  const template = (count: string) => `
+name: typed
+description: rendered values converted to the plugin's types
+inputs: [{name: amount, type: number}]
+steps:
+  typed:
+    action:
+      type: typed-inputs
+      configuration: {amount: '{{input.amount}}', count: '${count}', flag: 'true', label: '42'}
+`;
+  const run = await runYaml(store, template('3'), { input: { amount: 120.5 } });
+  assert.deepEqual(run.document.steps.typed?.output, { amount: 120.5, count: 3, flag: true, label: '42' });
+  const refused = await runYaml(store, template('three'), { input: { amount: 1 } });
+  assert.equal(refused.document.steps.typed?.state, 'CLIENT_ERROR');
+  assert.match(refused.document.steps.typed?.error ?? '', /count must be integer/);
+});
+
+test('a check condition message is rendered with the step values when it applies', async () => {
+  const run = await runYaml(
+    store,
+    `
+name: message
+description: a rendered condition message
+steps:
+  score:
+    custom_states: [HIGH]
+    action: {type: echo, configuration: {output: {score: 97}}}
+    conditions:
+      - type: check
+        if: [{value: '{{step.this.output.score}}', operator: GT, expected: '90'}]
+        then: {this: HIGH}
+        message: 'score {{step.this.output.score}} is high'
+`,
+  );
+  assert.equal(run.document.steps.score?.state, 'HIGH');
+  assert.equal(run.document.steps.score?.error, 'score 97 is high');
+});
