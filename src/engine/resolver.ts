@@ -246,6 +246,19 @@ class Resolution {
       this.dirty.add(name);
       names.push(name);
     }
+    // A loop expanded again (retried) makes children of the same names: their runs go on
+    // from the attempts of the earlier ones, so (resolution, step, attempt) stays unique.
+    if (names.length > 0) {
+      const { rows } = await this.services.store.query<{ step_name: string; attempt: number }>(
+        `SELECT step_name, max(attempt)::int AS attempt FROM run
+          WHERE resolution_id = $1 AND step_name = ANY($2::text[]) GROUP BY step_name`,
+        [this.row.id, names],
+      );
+      for (const row of rows) {
+        const child = this.steps.get(row.step_name);
+        if (child) child.executions = row.attempt;
+      }
+    }
     step.children_steps = names;
     step.extra_dependencies = names.map((name) => `${name}:ANY`);
     this.setState(step.name, StepState.EXPANDED, '');
@@ -368,8 +381,14 @@ class Resolution {
     if (preModified.size > 0 || newChildren.length > 0) await this.runAvailable(preModified, newChildren);
   }
 
+  /**
+   * A step that does not run in this pass: skipped, back for its check conditions only
+   * (AFTERRUN_ERROR: µTask goes to the after-run logic before it looks at max_retries), or
+   * past its max_retries (FATAL_ERROR).
+   */
   private unchanged(step: LiveStep): Executed {
-    if (step.def.max_retries > 0 && step.try_count > step.def.max_retries && !step.skipped) {
+    const pastMax = step.def.max_retries > 0 && step.try_count > step.def.max_retries;
+    if (pastMax && !step.skipped && step.state !== StepState.AFTERRUN_ERROR) {
       return {
         state: StepState.FATAL_ERROR,
         output: step.output,
@@ -673,7 +692,18 @@ export async function runResolutionOnce(
   await resolution.commit([{ type: 'task', state: TaskState.RUNNING }], (db) =>
     updateTask(db, claimed.task.id, { state: TaskState.RUNNING }),
   );
-  return resolution.resolve();
+  try {
+    return await resolution.resolve();
+  } catch (error) {
+    // Whatever broke (the store gone for good, a bug), the resolution must not stay RUNNING
+    // under a live owner: CRASHED is re-collected and recovered like a crash.
+    await updateResolution(store, resolutionId, {
+      state: ResolutionState.CRASHED,
+      instanceId: null,
+      lastStop: new Date(),
+    }).catch(() => undefined);
+    throw error;
+  }
 }
 
 export { newStepRow };

@@ -183,7 +183,20 @@ export async function runTemplate(template: string | undefined, flags: RunFlags)
         });
       }
     } else {
-      const loaded = await loadRequested(template as string, flags, (type) => names.has(type), [...names]);
+      const load = () => loadRequested(template as string, flags, (type) => names.has(type), [...names]);
+      // A template naming plugins of ./tasks that were never registered (no `serve` yet):
+      // they are registered, as `serve` would at start, and the template loaded again.
+      const loaded = await load().catch(async (error: unknown) => {
+        const details = (error as TaskhostError).details;
+        const unknownType =
+          Array.isArray(details) && details.some((line) => /unknown action type/.test(String(line)));
+        if (!unknownType || !fs.existsSync('tasks')) throw error;
+        const { registerDirectory } = await import('../../plugins/registry.ts');
+        const { registered } = await registerDirectory(store, 'tasks');
+        if (registered.length === 0) throw error;
+        for (const row of registered) names.add(row.name);
+        return load();
+      });
       ({ taskId, resolutionId } = await engine.createTask(store, {
         snapshot: engine.snapshotOf(loaded.file, loaded.template, loaded.functions),
         input,
@@ -213,7 +226,10 @@ export async function runTemplate(template: string | undefined, flags: RunFlags)
     if (flags.json) printJson(document);
     else {
       process.stdout.write(`task ${taskId} ${outcome.taskState} (resolution ${outcome.state})\n`);
-      const failed = Object.entries(document?.steps ?? {}).filter(([, step]) => step.error);
+      // Steps that hold the task up (errors, waits), with why; a custom state's message is not one.
+      const failed = Object.entries(document?.steps ?? {}).filter(
+        ([, step]) => step.error && /ERROR|CRASHED|TO_RETRY|WAITING/.test(step.state),
+      );
       for (const [name, step] of failed) process.stdout.write(`  ${name} ${step.state}: ${step.error}\n`);
     }
     return outcome.taskState === 'DONE' ? 0 : 1;
