@@ -121,6 +121,9 @@ export function configFile(version: string): string {
 #completed_task_expiration: 720h
 # Tasks this instance runs at once: 0 stops all processing, -1 means no limit.
 #max_concurrent_executions: 100
+# How many executions may hold a named resource (a step's \`resources\`) at once; a
+# resource without a limit is free. For example: resource_limits: {openssl: 4}
+#resource_limits: {}
 `;
 }
 

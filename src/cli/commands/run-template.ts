@@ -136,10 +136,14 @@ function templateFinder(
   };
 }
 
-/** One line per step state change on stderr (a TTY only), coloured by outcome. */
+/**
+ * One line per step state change on stderr (a TTY only), coloured by outcome, with how many
+ * steps are running after it, so a long step still shows the task is alive.
+ */
 function progressPrinter(): ((step: string, state: string, error: string | null) => void) | undefined {
   if (!process.stderr.isTTY) return undefined;
   const colour = useColour(process.stderr);
+  const running = new Set<string>();
   const tint = (state: string) =>
     state === 'DONE'
       ? 'green'
@@ -149,10 +153,13 @@ function progressPrinter(): ((step: string, state: string, error: string | null)
           ? 'red'
           : 'yellow';
   return (step, state, error) => {
+    if (state === 'RUNNING') running.add(step);
+    else running.delete(step);
     const time = new Date().toISOString().slice(11, 19);
     const detail = error && state !== 'RUNNING' ? `  ${paint(colour, 'dim', error)}` : '';
+    const count = running.size > 0 ? paint(colour, 'dim', `  [${running.size} running]`) : '';
     process.stderr.write(
-      `${paint(colour, 'dim', time)} ${step}  ${paint(colour, tint(state), state)}${detail}\n`,
+      `${paint(colour, 'dim', time)} ${step}  ${paint(colour, tint(state), state)}${detail}${count}\n`,
     );
   };
 }
