@@ -1,5 +1,6 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
+import { tempDir } from '../../helpers/plugin-fixtures.ts';
 import { createTestDatabase } from '../../helpers/store.ts';
 import { registerFixture, runOnce, runYaml, statesOf, taskEvents } from '../../helpers/engine.ts';
 
@@ -146,4 +147,54 @@ steps:
   );
   assert.equal(run.document.steps.score?.state, 'HIGH');
   assert.equal(run.document.steps.score?.error, 'score 97 is high');
+});
+
+test('the task log: two steps writing at once, every state change and every line in one gap-free seq order', async (t) => {
+  await registerFixture(store, 'chatty-rendezvous', 'chatty-rendezvous.sh');
+  const dir = tempDir(t);
+  const run = await runYaml(
+    store,
+    `
+name: chatty
+description: two steps writing at once
+steps:
+  left:
+    action: {type: chatty-rendezvous, configuration: {dir: '${dir}', mine: left, other: right, lines: 200}}
+  right:
+    action: {type: chatty-rendezvous, configuration: {dir: '${dir}', mine: right, other: left, lines: 200}}
+  joined:
+    dependencies: [left, right]
+    action: {type: echo, configuration: {output: {}}}
+`,
+  );
+  assert.equal(run.document.state, 'DONE');
+  const events = await taskEvents(store, run.taskId);
+  assert.deepEqual(
+    events.map((event) => event.seq),
+    events.map((_, index) => index + 1),
+    'seq is strictly increasing, without gaps',
+  );
+  const at = (step: string, state: string) =>
+    events.find((event) => event.type === 'step' && event.step === step && event.state === state)?.seq ?? -1;
+  // Both were running at once: each started before the other ended.
+  assert.ok(at('left', 'RUNNING') < at('right', 'DONE') && at('right', 'RUNNING') < at('left', 'DONE'));
+  for (const step of ['left', 'right']) {
+    const lines = events.filter((event) => event.type === 'log' && event.step === step);
+    const expected = [
+      ...Array.from({ length: 200 }, (_, index) => `${step} before ${index + 1}`),
+      ...Array.from({ length: 200 }, (_, index) => `${step} after ${index + 1}`),
+      '{"status": 1, "reason": "ok", "payload": {}}',
+    ];
+    assert.deepEqual(
+      lines.map((event) => event.line).sort(),
+      [...expected].sort(),
+      `every line of ${step} is in the log`,
+    );
+    const stdout = lines.filter((event) => event.stream === 'stdout').map((event) => event.line);
+    assert.deepEqual(stdout.slice(0, 200), expected.slice(0, 200), `${step}'s stdout lines keep their order`);
+    assert.ok(lines.every((event) => event.seq > at(step, 'RUNNING') && event.seq < at(step, 'DONE')));
+  }
+  assert.ok(at('joined', 'RUNNING') > Math.max(at('left', 'DONE'), at('right', 'DONE')));
+  assert.equal(events.at(-1)?.type, 'task');
+  assert.equal(events.at(-1)?.state, 'DONE');
 });
