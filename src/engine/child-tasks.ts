@@ -294,9 +294,10 @@ export async function wakeParent(db: Queryable, task: TaskRow, taskState: string
   ) {
     return;
   }
+  // Whatever the parent's state, even RUNNING (its run then keeps the wake-up: resolver.ts
+  // settle), unless it is over.
   await db.query(
-    `UPDATE resolution SET next_retry = now()
-      WHERE task_id = $1 AND state IN ('WAITING', 'ERROR', 'TO_AUTORUN_DELAYED', 'CRASHED', 'TODO')`,
+    `UPDATE resolution SET next_retry = now() WHERE task_id = $1 AND state NOT IN ('DONE', 'CANCELLED')`,
     [task.parent_task_id],
   );
 }

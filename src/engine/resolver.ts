@@ -7,6 +7,7 @@ import {
   loadSteps,
   lockResolution,
   saveSteps,
+  settleResolution,
   updateResolution,
   updateTask,
   type NewTaskEvent,
@@ -562,12 +563,16 @@ class Resolution {
     } else if (state.startsWith('BLOCKED_')) {
       taskState = TaskState.BLOCKED;
     }
+    let due: Date | null = nextRetry;
     await this.commit([{ type: 'task', state: taskState, data: { resolution_state: state } }], async (db) => {
-      await updateResolution(db, this.row.id, { state, nextRetry, lastStop: new Date(), instanceId: null });
+      // A wake-up stored while this run went on (a child task ended, a callback was called:
+      // the claim cleared next_retry) is kept, or the earlier of it and the retry delay: it
+      // must never be lost to the run's own end (µTask's parents left WAITING for good).
+      due = await settleResolution(db, this.row.id, { state, nextRetry, lastStop: new Date() });
       await updateTask(db, this.task.id, { state: taskState, ...(result !== undefined ? { result } : {}) });
       await wakeParent(db, this.task, taskState);
     });
-    return { state, taskState, nextRetry };
+    return { state, taskState, nextRetry: due };
   }
 
   /** The task's result: `result_format` rendered, as µTask's SetResult. */

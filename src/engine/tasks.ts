@@ -11,6 +11,7 @@ import {
 } from '../store/queries/tasks.ts';
 import type { Queryable, Store } from '../store/store.ts';
 import { renderString } from '../template/render.ts';
+import { wakeParent } from './child-tasks.ts';
 import { checkInputValues } from './inputs.ts';
 import { newStepRow } from './live-step.ts';
 import type { TemplateSnapshot } from './snapshot.ts';
@@ -165,4 +166,37 @@ export async function taskDocument(db: Queryable, taskId: string): Promise<TaskD
       ]),
     ),
   };
+}
+
+/**
+ * Cancels a task (µTask's POST /resolution/:id/cancel): its resolution and the task end
+ * CANCELLED, and a parent waiting on it is woken, in one transaction. A DONE or already
+ * cancelled task, and one whose resolution is running right now, are refused.
+ */
+export async function cancelTask(store: Store, taskId: string): Promise<void> {
+  await store.transaction(async (db) => {
+    const { rows } = await db.query<{ id: string; state: string; instance_id: string | null }>(
+      'SELECT id, state, instance_id FROM resolution WHERE task_id = $1 FOR UPDATE',
+      [taskId],
+    );
+    const resolution = rows[0];
+    if (!resolution) throw new TaskhostError('TH_TASK_NOT_FOUND', `no task ${taskId}`);
+    if (resolution.state === ResolutionState.DONE || resolution.state === ResolutionState.CANCELLED) {
+      throw new TaskhostError(
+        'TH_RESOLUTION_STATE',
+        `can't cancel task ${taskId}: it is ${resolution.state}`,
+      );
+    }
+    if (resolution.state === ResolutionState.RUNNING && resolution.instance_id !== null) {
+      throw new TaskhostError('TH_RESOLUTION_STATE', `can't cancel task ${taskId} while it runs`);
+    }
+    await db.query(
+      "UPDATE resolution SET state = 'CANCELLED', next_retry = NULL, last_stop = now() WHERE id = $1",
+      [resolution.id],
+    );
+    await db.query("UPDATE task SET state = 'CANCELLED', last_activity = now() WHERE id = $1", [taskId]);
+    await appendTaskEvents(db, taskId, [{ type: 'task', state: TaskState.CANCELLED }]);
+    const task = await getTask(db, taskId);
+    if (task) await wakeParent(db, task, TaskState.CANCELLED);
+  });
 }

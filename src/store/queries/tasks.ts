@@ -203,6 +203,24 @@ export async function updateResolution(db: Queryable, id: string, patch: Resolut
   await db.query(`UPDATE resolution SET ${sets.join(', ')} WHERE id = $1`, values);
 }
 
+/**
+ * Ends a resolution run: its state, its owner cleared, and its next_retry the earlier of the
+ * run's own (a retry delay) and one stored meanwhile by a wake-up. Returns the next_retry kept.
+ */
+export async function settleResolution(
+  db: Queryable,
+  id: string,
+  end: { state: string; nextRetry: Date | null; lastStop: Date },
+): Promise<Date | null> {
+  const { rows } = await db.query<{ next_retry: Date | null }>(
+    `UPDATE resolution SET state = $2, next_retry = LEAST(next_retry, $3::timestamptz), last_stop = $4,
+            instance_id = NULL
+      WHERE id = $1 RETURNING next_retry`,
+    [id, end.state, end.nextRetry, end.lastStop],
+  );
+  return rows[0]?.next_retry ?? null;
+}
+
 export interface TaskPatch {
   state?: string;
   result?: unknown;

@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
-import { resolveCallback } from '../../../src/engine/engine.ts';
+import { cancelTask, resolveCallback } from '../../../src/engine/engine.ts';
 import { createTestDatabase } from '../../helpers/store.ts';
 import { documentOf, runOnce, runYaml, statesOf } from '../../helpers/engine.ts';
 
@@ -158,4 +158,19 @@ steps:
   assert.equal(again.state, 'DONE');
   const document = await documentOf(store, run.taskId);
   assert.deepEqual(document.steps.use?.output, { success: 'true' });
+});
+
+test('subtask: a cancelled child wakes its waiting parent, whose step then fails as CLIENT_ERROR naming the cancellation', async () => {
+  const run = await runYaml(store, PARENT('child'), { templates: { child: CHILD }, runChildren: false });
+  assert.equal(run.document.steps.sub?.state, 'WAITING');
+  const childId = (run.document.steps.sub?.output as { id: string }).id;
+  await cancelTask(store, childId);
+  const due = await store.query('SELECT next_retry FROM resolution WHERE id = $1', [run.resolutionId]);
+  assert.ok(due.rows[0]?.next_retry instanceof Date, 'the parent is due again');
+  await assert.rejects(cancelTask(store, childId), /it is CANCELLED/);
+  const again = await runOnce(store, run.resolutionId, { templates: { child: CHILD }, runChildren: false });
+  assert.equal(again.state, 'BLOCKED_BADREQUEST');
+  const document = await documentOf(store, run.taskId);
+  assert.equal(document.steps.sub?.state, 'CLIENT_ERROR');
+  assert.match(document.steps.sub?.error ?? '', /changed state: cancelled/);
 });
