@@ -7,7 +7,7 @@
  * when a benchmark crashed (a wrong answer from a plugin, a server that did not start...).
  *
  *   npm run bench                          all of them
- *   npm run bench -- protocol ws           some (by name prefix: protocol, cli, ws, flood, kill, api, global, plugin)
+ *   npm run bench -- protocol ws           some (by name prefix: protocol, cli, ws, flood, kill, api, global, plugin, engine)
  *   npm run bench -- --quick               fewer repetitions (a smoke run; numbers are rough)
  */
 import { execFileSync } from 'node:child_process';
@@ -16,6 +16,9 @@ import os from 'node:os';
 import path from 'node:path';
 import { runApiTiming } from './api-timing.ts';
 import { runCliOverhead } from './cli-overhead.ts';
+import { runEngineEchoChain } from './engine-echo-chain.ts';
+import { runEngineForeach } from './engine-foreach.ts';
+import { runEngineOverhead } from './engine-overhead.ts';
 import { runFlood } from './flood.ts';
 import { runGlobalInstall } from './global-install.ts';
 import { runKillTiming } from './kill-timing.ts';
@@ -52,6 +55,9 @@ const BENCHMARKS: { name: string; run: () => Promise<BenchResult> }[] = [
   { name: 'api-timing', run: () => runApiTiming(quick ? { rounds: 5, warmup: 1, floods: 1 } : {}) },
   { name: 'global-install', run: () => runGlobalInstall(quick ? { reps: 6, warmup: 1 } : {}) },
   { name: 'plugin-check', run: () => runPluginCheck(quick ? { reps: 6, warmup: 1 } : {}) },
+  { name: 'engine-overhead', run: () => runEngineOverhead(quick ? { rounds: 1, steps: 50 } : {}) },
+  { name: 'engine-echo-chain', run: () => runEngineEchoChain(quick ? { rounds: 1, steps: 200 } : {}) },
+  { name: 'engine-foreach', run: () => runEngineForeach(quick ? { rounds: 1 } : {}) },
 ];
 
 function gitCommit(): string | null {
