@@ -3,14 +3,16 @@ import { insertInstance } from '../store/queries/instances.ts';
 import {
   deleteSteps,
   getTask,
-  insertStepRun,
   loadSteps,
   lockResolution,
   saveSteps,
   settleResolution,
+  writeTransition,
   updateResolution,
   updateTask,
+  type NewStepRun,
   type NewTaskEvent,
+  type StepRunEnd,
   type ResolutionRow,
   type StepRow,
   type TaskRow,
@@ -68,6 +70,10 @@ export interface ResolutionOutcome {
 
 const CHILD_NAME = /^(.*)-(\d+)$/;
 
+type NewStepRunStart = NewStepRun & { ownerId: string | null };
+
+const NO_ROWS = { resolutionId: '', steps: [], removed: [], runStarts: [], runEnds: [], runProcesses: [] };
+
 /** A foreach child's definition: its parent's, without the loop (µTask expandStep). */
 function childDefinition(parent: Step, index: number): Step {
   const { foreach: _foreach, foreach_strategy: _strategy, ...rest } = parent;
@@ -87,6 +93,8 @@ class Resolution {
   private readonly dirty = new Set<string>();
   private readonly removed = new Set<string>();
   private readonly committedState = new Map<string, string>();
+  /** RUNNING events of pure steps, committed with their end. */
+  private readonly passedRunning: NewTaskEvent[] = [];
   private readonly completions: { name: string; executed: Executed }[] = [];
   private wake: (() => void) | null = null;
   private inflight = 0;
@@ -155,6 +163,9 @@ class Resolution {
         runId: step.runId,
         signal: this.abort.signal,
         log: (stream, line) => this.log.line(step.name, stream, line),
+        recordProcess: (pid, start) => {
+          if (step.runId) this.log.recordProcess({ id: step.runId, pgid: pid, pgid_start: start });
+        },
       }),
     };
   }
@@ -184,13 +195,21 @@ class Resolution {
     };
   }
 
-  /** Commits every changed step (and events for state changes) with `alongside`. */
-  async commit(events: NewTaskEvent[] = [], alongside?: (db: Queryable) => Promise<void>): Promise<void> {
+  /**
+   * Commits every changed step (and an event for each state change), with the runs that
+   * start and end: one statement (TaskLog.transition). With `alongside`, a transaction with
+   * those statements too (the rarer transitions: claim, crash recovery, settle).
+   */
+  async commit(
+    events: NewTaskEvent[] = [],
+    alongside?: (db: Queryable) => Promise<void>,
+    runs: { starts?: NewStepRunStart[]; ends?: StepRunEnd[]; done?: (NewStepRunStart & StepRunEnd)[] } = {},
+  ): Promise<void> {
     const changed = [...this.dirty].map((name) => this.steps.get(name)).filter((step) => step !== undefined);
     const removed = [...this.removed];
     this.dirty.clear();
     this.removed.clear();
-    const stepEvents: NewTaskEvent[] = [];
+    const stepEvents: NewTaskEvent[] = this.passedRunning.splice(0, this.passedRunning.length);
     const told: LiveStep[] = [];
     for (const step of changed) {
       if (this.committedState.get(step.name) === step.state) continue;
@@ -204,11 +223,22 @@ class Resolution {
       told.push(step);
     }
     for (const name of removed) this.committedState.delete(name);
-    await this.log.commit([...stepEvents, ...events], async (db) => {
-      await deleteSteps(db, this.row.id, removed);
-      await saveSteps(db, this.row.id, changed.map(rowOf));
-      await alongside?.(db);
-    });
+    if (alongside) {
+      await this.log.commit([...stepEvents, ...events], async (db) => {
+        await deleteSteps(db, this.row.id, removed);
+        await saveSteps(db, this.row.id, changed.map(rowOf));
+        await alongside(db);
+      });
+    } else {
+      await this.log.transition([...stepEvents, ...events], {
+        resolutionId: this.row.id,
+        steps: changed.map(rowOf),
+        removed,
+        runStarts: runs.starts ?? [],
+        runEnds: runs.ends ?? [],
+        runsDone: runs.done ?? [],
+      });
+    }
     for (const step of told) this.services.onStepState?.(step.name, step.state, step.error);
   }
 
@@ -355,27 +385,21 @@ class Resolution {
       step.runId = randomUUID();
       step.runDetails = undefined;
     }
+    // Pure steps (an echo: no effect outside the engine) are not committed RUNNING on their
+    // own: their RUNNING event and their run go with their end, in one statement. A crash
+    // in between leaves them TODO, to be run again at no cost.
+    const pure = starting.filter((step) => this.isPure(step));
+    for (const step of pure) {
+      this.dirty.delete(step.name);
+      this.committedState.set(step.name, StepState.RUNNING);
+      this.passedRunning.push({ type: 'step', step: step.name, state: StepState.RUNNING });
+    }
+    const committed = starting.filter((step) => !pure.includes(step));
     if (available.length > 0) {
       pruneSteps(this.steps, this.tree, preModified, (name) => this.setState(name, StepState.PRUNE, ''));
-      await this.commit([], async (db) => {
-        if (starting.length > 0 && this.services.owner) await insertInstance(db, this.services.owner.claim());
-        for (const step of starting) {
-          await insertStepRun(
-            db,
-            {
-              id: step.runId as string,
-              taskId: this.task.id,
-              resolutionId: this.row.id,
-              stepName: step.name,
-              attempt: step.executions,
-              actionType: step.def.action.type,
-              data: step.def.action.configuration,
-              requester: this.task.requester_username,
-            },
-            this.services.owner?.id ?? null,
-          );
-        }
-      });
+      if (this.dirty.size > 0 || this.removed.size > 0 || committed.length > 0) {
+        await this.commit([], undefined, { starts: committed.map((step) => this.runStart(step)) });
+      }
     }
     for (const step of noop) this.launch(step, async () => this.unchanged(step));
     for (const step of starting) this.launch(step, () => executeStep({ ...step }, this.env));
@@ -448,15 +472,44 @@ class Resolution {
     if (!step.def.foreach) this.executed.add(name);
     step.skipped = false;
     step.runId = undefined;
-    await this.commit([], async (db) => {
-      if (runId) await finishStepRun(db, runId, step);
-      if (this.tagsChanged) await updateTask(db, this.task.id, { tags: this.task.tags });
-    });
+    const ends = runId && !this.isPure(step) ? [runEndOf(runId, step)] : [];
+    const done = runId && this.isPure(step) ? [{ ...this.runStart(step), ...runEndOf(runId, step) }] : [];
+    if (this.tagsChanged) {
+      const tags = { ...this.task.tags };
+      await this.commit([], async (db) => {
+        await insertDoneRuns(db, done);
+        await finishStepRuns(db, ends);
+        await updateTask(db, this.task.id, { tags });
+      });
+    } else {
+      await this.commit([], undefined, { ends, done });
+    }
     this.tagsChanged = false;
     await this.runAvailable(modified);
   }
 
   private tagsChanged = false;
+
+  /** An echo step without pre_hook or delay: it does nothing outside the engine. */
+  private isPure(step: LiveStep): boolean {
+    return (
+      step.def.action.type === 'echo' && !step.def.pre_hook && !step.def.execution_delay && !step.def.foreach
+    );
+  }
+
+  private runStart(step: LiveStep): NewStepRunStart {
+    return {
+      id: step.runId as string,
+      taskId: this.task.id,
+      resolutionId: this.row.id,
+      stepName: step.name,
+      attempt: step.executions,
+      actionType: step.def.action.type,
+      data: step.def.action.configuration,
+      requester: this.task.requester_username,
+      ownerId: this.services.owner?.id ?? null,
+    };
+  }
 
   private mergeTags(tags: Record<string, string>): void {
     for (const [key, value] of Object.entries(tags)) {
@@ -604,24 +657,46 @@ class Resolution {
   }
 }
 
-async function finishStepRun(db: Queryable, runId: string, step: LiveStep): Promise<void> {
+/** The end of a step's run, as its row stores it. */
+function runEndOf(runId: string, step: LiveStep): StepRunEnd {
   const details = step.runDetails ?? {};
-  await db.query(
-    `UPDATE run SET state = $2, result = $3, error = $4, exit_code = $5, signal = $6, kill_reason = $7,
-            dropped_lines = $8, dropped_bytes = $9, finished_at = now(), instance_id = NULL, pgid = NULL
-      WHERE id = $1`,
-    [
-      runId,
-      isFinal(step.state) || step.state !== StepState.RUNNING ? step.state : StepState.SERVER_ERROR,
-      JSON.stringify(details.result ?? { output: step.output ?? null, metadata: step.metadata ?? null }),
-      step.error,
-      details.exitCode ?? null,
-      details.signal ?? null,
-      details.killReason ?? null,
-      details.droppedLines ?? 0,
-      details.droppedBytes ?? 0,
-    ],
-  );
+  return {
+    id: runId,
+    state: step.state === StepState.RUNNING ? StepState.SERVER_ERROR : step.state,
+    result: details.result ?? { output: step.output ?? null, metadata: step.metadata ?? null },
+    error: step.error,
+    exit_code: details.exitCode ?? null,
+    signal: details.signal ?? null,
+    kill_reason: details.killReason ?? null,
+    dropped_lines: details.droppedLines ?? 0,
+    dropped_bytes: details.droppedBytes ?? 0,
+  };
+}
+
+async function insertDoneRuns(db: Queryable, runs: readonly (NewStepRunStart & StepRunEnd)[]): Promise<void> {
+  if (runs.length > 0)
+    {await writeTransition(db, runs[0]?.taskId as string, [], { ...NO_ROWS, runsDone: runs });}
+}
+
+async function finishStepRuns(db: Queryable, ends: readonly StepRunEnd[]): Promise<void> {
+  for (const end of ends) {
+    await db.query(
+      `UPDATE run SET state = $2, result = $3, error = $4, exit_code = $5, signal = $6, kill_reason = $7,
+              dropped_lines = $8, dropped_bytes = $9, finished_at = now(), instance_id = NULL, pgid = NULL
+        WHERE id = $1`,
+      [
+        end.id,
+        end.state,
+        JSON.stringify(end.result),
+        end.error,
+        end.exit_code,
+        end.signal,
+        end.kill_reason,
+        end.dropped_lines,
+        end.dropped_bytes,
+      ],
+    );
+  }
 }
 
 /**

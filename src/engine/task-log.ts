@@ -1,9 +1,17 @@
-import { appendTaskEvents, type NewTaskEvent } from '../store/queries/tasks.ts';
+import {
+  appendTaskEvents,
+  writeTransition,
+  type NewTaskEvent,
+  type StepRunProcess,
+  type TransitionWrite,
+} from '../store/queries/tasks.ts';
 import type { StreamEvent } from '../store/queries/events.ts';
 import type { Queryable, Store } from '../store/store.ts';
 import type { EventHub } from '../stream/hub.ts';
 
 const FLUSH_BATCH = 1000;
+/** The longest a running plugin's process group waits for a write to ride along with. */
+const PROCESS_DELAY_MS = 20;
 
 /**
  * The writer of one task's event log in this process: the lines its steps' actions print,
@@ -25,6 +33,8 @@ export class TaskLog {
   private readonly store: Store;
   private readonly hub: EventHub | null;
   private lines: NewTaskEvent[] = [];
+  private processes: StepRunProcess[] = [];
+  private processTimer: NodeJS.Timeout | null = null;
   private chain: Promise<void> = Promise.resolve();
   private scheduled = false;
   private failure: Error | null = null;
@@ -43,8 +53,32 @@ export class TaskLog {
     setImmediate(() => {
       this.scheduled = false;
       this.enqueue(async () => {
-        while (this.lines.length > 0) await this.write(this.lines.splice(0, FLUSH_BATCH));
+        while (this.lines.length > 0) await this.write(this.lines.splice(0, FLUSH_BATCH), null);
       }).catch(() => undefined);
+    });
+  }
+
+  /**
+   * Records a step run's process group. It rides along with the next write (the plugin's
+   * first lines, usually), or goes alone after PROCESS_DELAY_MS: a plugin that prints nothing
+   * is still recorded while it runs, so that if this process dies it can be killed.
+   */
+  recordProcess(process: StepRunProcess): void {
+    this.processes.push(process);
+    this.processTimer ??= setTimeout(() => {
+      this.processTimer = null;
+      if (this.processes.length > 0) this.enqueue(() => this.write([], null)).catch(() => undefined);
+    }, PROCESS_DELAY_MS);
+  }
+
+  /**
+   * Commits a step transition in one statement (writeTransition): the lines appended before
+   * it, its events, its step rows and runs. Resolves once committed.
+   */
+  transition(events: readonly NewTaskEvent[], write: Omit<TransitionWrite, 'runProcesses'>): Promise<void> {
+    return this.enqueue(async () => {
+      const pending = this.lines.splice(0, this.lines.length);
+      await this.write([...pending, ...events], write);
     });
   }
 
@@ -55,7 +89,7 @@ export class TaskLog {
   commit(events: readonly NewTaskEvent[], alongside?: (db: Queryable) => Promise<void>): Promise<void> {
     return this.enqueue(async () => {
       const pending = this.lines.splice(0, this.lines.length);
-      await this.write([...pending, ...events], alongside);
+      await this.writeWith([...pending, ...events], alongside);
     });
   }
 
@@ -75,7 +109,37 @@ export class TaskLog {
     return next;
   }
 
+  /** One statement: events, the transition's rows, and the process groups waiting to be recorded. */
   private async write(
+    events: readonly NewTaskEvent[],
+    write: Omit<TransitionWrite, 'runProcesses'> | null,
+  ): Promise<void> {
+    const processes = this.processes.splice(0, this.processes.length);
+    if (events.length === 0 && !write && processes.length === 0) return;
+    const rows: TransitionWrite | null =
+      write || processes.length > 0
+        ? {
+            resolutionId: write?.resolutionId ?? '00000000-0000-0000-0000-000000000000',
+            steps: write?.steps ?? [],
+            removed: write?.removed ?? [],
+            runStarts: write?.runStarts ?? [],
+            runEnds: write?.runEnds ?? [],
+            runsDone: write?.runsDone ?? [],
+            runProcesses: processes,
+          }
+        : null;
+    let stored;
+    try {
+      stored = await this.store.retrying((store) => writeTransition(store, this.taskId, events, rows));
+    } catch (error) {
+      this.processes.unshift(...processes);
+      throw error;
+    }
+    if (this.hub) for (const event of stored) this.hub.publish(this.taskId, event);
+  }
+
+  /** Events and `alongside` statements in one transaction (the rarer transitions: claim, settle). */
+  private async writeWith(
     events: readonly NewTaskEvent[],
     alongside?: (db: Queryable) => Promise<void>,
   ): Promise<void> {

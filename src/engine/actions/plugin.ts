@@ -32,11 +32,13 @@ export function pluginAction(store: Store, plugin: RunnablePlugin): ActionRunner
         },
         signal: context.signal,
         onSpawn: (pid) => {
-          if (!context.runId) return;
           const start = processStartOf(pid);
-          void store
-            .retrying((db) => recordRunProcess(db, context.runId as string, pid, start))
-            .catch(() => undefined);
+          if (context.recordProcess) context.recordProcess(pid, start);
+          else if (context.runId) {
+            void store
+              .retrying((db) => recordRunProcess(db, context.runId as string, pid, start))
+              .catch(() => undefined);
+          }
         },
         onLine: (line) => context.log(line.stream, line.text),
       });

@@ -88,6 +88,11 @@ export interface ActionContext {
   runId?: string;
   /** Aborted when the step must stop (the process is shutting down, the task was cancelled). */
   signal: AbortSignal;
+  /**
+   * Records the process group the action's process leads (and its start time), so that if
+   * this taskhost dies the group is killed by the next start (runs/recollect.ts).
+   */
+  recordProcess?: (pid: number, start: string | null) => void;
   /** A line for the task's event log: stdout or stderr of what the action runs, or taskhost's own note. */
   log: (stream: 'stdout' | 'stderr' | 'taskhost', line: string) => void;
 }

@@ -1,5 +1,5 @@
 import type { Queryable } from '../store.ts';
-import { appendEvents, type EventType, type StreamEvent } from './events.ts';
+import { appendEvents, EVENT_CHANNEL, type EventType, type StreamEvent } from './events.ts';
 
 /**
  * Tasks, their resolution and its steps (one row per step: a transition writes the step it
@@ -345,4 +345,175 @@ export async function insertStepRun(db: Queryable, run: NewStepRun, ownerId: str
       ownerId,
     ],
   );
+}
+
+/** The end of a step run, for its row. */
+export interface StepRunEnd {
+  id: string;
+  state: string;
+  result: unknown;
+  error: string | null;
+  exit_code: number | null;
+  signal: string | null;
+  kill_reason: string | null;
+  dropped_lines: number;
+  dropped_bytes: number;
+}
+
+/** The process group of a running step run. */
+export interface StepRunProcess {
+  id: string;
+  pgid: number;
+  pgid_start: string | null;
+}
+
+/** What one step transition writes, besides its events. */
+export interface TransitionWrite {
+  resolutionId: string;
+  steps: readonly StepRow[];
+  removed: readonly string[];
+  runStarts: readonly (NewStepRun & { ownerId: string | null })[];
+  runEnds: readonly StepRunEnd[];
+  /** Runs that started and ended within the transition (pure steps): inserted as they ended. */
+  runsDone?: readonly (NewStepRun & { ownerId: string | null } & StepRunEnd)[];
+  runProcesses: readonly StepRunProcess[];
+}
+
+/**
+ * A transition in ONE statement (data-modifying CTEs: one round trip, atomic like a
+ * transaction): the task's events numbered from its row and notified, the changed and
+ * removed step rows, the runs that start and end. The engine writes every step transition
+ * this way: a chain of steps costs one round trip per transition, not a dozen. Returns the
+ * events as stored.
+ */
+export async function writeTransition(
+  db: Queryable,
+  taskId: string,
+  events: readonly NewTaskEvent[],
+  write: TransitionWrite | null,
+): Promise<StreamEvent[]> {
+  const values: unknown[] = [taskId];
+  const param = (value: unknown, cast = ''): string => {
+    values.push(value);
+    return `$${values.length}${cast}`;
+  };
+  const parts: string[] = [];
+  const now = new Date().toISOString();
+  if (events.length > 0) {
+    const n = param(events.length, '::bigint');
+    parts.push(
+      `seq AS (UPDATE task SET last_seq = last_seq + ${n}, last_activity = now() WHERE id = $1 RETURNING last_seq)`,
+      `ev AS (INSERT INTO event (stream_id, seq, type, step, stream, line, state, data, ts)
+         SELECT $1, seq.last_seq - ${n} + e.ord, e.type, e.step, e.stream, e.line, e.state, e.data, e.ts
+           FROM seq, unnest(${param(
+             events.map((e) => e.type),
+             '::text[]',
+           )}, ${param(
+             events.map((e) => e.step ?? null),
+             '::text[]',
+           )}, ${param(
+             events.map((e) => e.stream ?? null),
+             '::text[]',
+           )}, ${param(
+             events.map((e) => e.line ?? null),
+             '::text[]',
+           )}, ${param(
+             events.map((e) => e.state ?? null),
+             '::text[]',
+           )}, ${param(
+             events.map((e) => (e.data ? JSON.stringify(e.data) : null)),
+             '::jsonb[]',
+           )}, ${param(
+             events.map((e) => e.ts ?? now),
+             '::timestamptz[]',
+           )}) WITH ORDINALITY AS e (type, step, stream, line, state, data, ts, ord)
+         ON CONFLICT (stream_id, seq) DO NOTHING)`,
+      `notified AS (SELECT pg_notify('${EVENT_CHANNEL}', $1 || ':' || last_seq) AS sent FROM seq)`,
+    );
+  }
+  if (write) {
+    let resolutionParam: string | undefined;
+    const resolution = (): string => (resolutionParam ??= param(write.resolutionId, '::uuid'));
+    if (write.removed.length > 0) {
+      parts.push(
+        `removed AS (DELETE FROM resolution_step WHERE resolution_id = ${resolution()}
+           AND name = ANY(${param(write.removed, '::text[]')}))`,
+      );
+    }
+    if (write.steps.length > 0) {
+      parts.push(
+        `saved AS (INSERT INTO resolution_step (resolution_id, name, parent, child_index, state, try_count, executions,
+            last_run, output, metadata, children, error, item, has_item, extra_dependencies, children_steps)
+          SELECT ${resolution()}, r.* FROM jsonb_to_recordset(${param(JSON.stringify(write.steps), '::jsonb')}) AS r (${STEP_COLUMNS})
+          ON CONFLICT (resolution_id, name) DO UPDATE SET
+            parent = EXCLUDED.parent, child_index = EXCLUDED.child_index, state = EXCLUDED.state,
+            try_count = EXCLUDED.try_count, executions = EXCLUDED.executions, last_run = EXCLUDED.last_run,
+            output = EXCLUDED.output, metadata = EXCLUDED.metadata, children = EXCLUDED.children,
+            error = EXCLUDED.error, item = EXCLUDED.item, has_item = EXCLUDED.has_item,
+            extra_dependencies = EXCLUDED.extra_dependencies, children_steps = EXCLUDED.children_steps)`,
+      );
+    }
+    if (write.runStarts.length > 0) {
+      parts.push(
+        `started AS (INSERT INTO run (id, plugin_name, origin, data, state, requester, task_id, step_name, attempt,
+            resolution_id, instance_id, started_at)
+          SELECT r.id, r."actionType", 'task', r.data, 'RUNNING', r.requester, r."taskId", r."stepName", r.attempt,
+                 r."resolutionId", r."ownerId", now()
+            FROM jsonb_to_recordset(${param(JSON.stringify(write.runStarts.map((run) => ({ ...run, data: run.data ?? null }))), '::jsonb')})
+              AS r (id uuid, "actionType" text, data jsonb, requester text, "taskId" uuid, "stepName" text,
+                    attempt integer, "resolutionId" uuid, "ownerId" uuid))`,
+      );
+    }
+    if (write.runsDone && write.runsDone.length > 0) {
+      parts.push(
+        `done AS (INSERT INTO run (id, plugin_name, origin, data, state, requester, task_id, step_name, attempt,
+            resolution_id, result, error, started_at, finished_at)
+          SELECT r.id, r."actionType", 'task', r.data, r.state, r.requester, r."taskId", r."stepName", r.attempt,
+                 r."resolutionId", r.result, r.error, now(), now()
+            FROM jsonb_to_recordset(${param(JSON.stringify(write.runsDone.map((run) => ({ ...run, data: run.data ?? null }))), '::jsonb')})
+              AS r (id uuid, "actionType" text, data jsonb, requester text, "taskId" uuid, "stepName" text,
+                    attempt integer, "resolutionId" uuid, state text, result jsonb, error text))`,
+      );
+    }
+    if (write.runEnds.length > 0) {
+      parts.push(
+        `ended AS (UPDATE run SET state = r.state, result = r.result, error = r.error, exit_code = r.exit_code,
+            signal = r.signal, kill_reason = r.kill_reason, dropped_lines = r.dropped_lines,
+            dropped_bytes = r.dropped_bytes, finished_at = now(), instance_id = NULL, pgid = NULL
+          FROM jsonb_to_recordset(${param(JSON.stringify(write.runEnds), '::jsonb')})
+            AS r (id uuid, state text, result jsonb, error text, exit_code integer, signal text, kill_reason text,
+                  dropped_lines bigint, dropped_bytes bigint)
+          WHERE run.id = r.id)`,
+      );
+    }
+    if (write.runProcesses.length > 0) {
+      parts.push(
+        `grouped AS (UPDATE run SET pgid = r.pgid, pgid_start = r.pgid_start
+          FROM jsonb_to_recordset(${param(JSON.stringify(write.runProcesses), '::jsonb')})
+            AS r (id uuid, pgid integer, pgid_start text)
+          WHERE run.id = r.id AND run.state = 'RUNNING')`,
+      );
+    }
+  }
+  if (parts.length === 0) return [];
+  const select =
+    events.length > 0
+      ? 'SELECT (SELECT last_seq FROM seq) AS last_seq, (SELECT count(*) FROM notified) AS sent'
+      : 'SELECT 0 AS last_seq, $1::uuid AS task_id';
+  const { rows } = await db.query<{ last_seq: string }>(`WITH ${parts.join(',\n')}\n${select}`, values);
+  const last = Number(rows[0]?.last_seq ?? 0);
+  const first = last - events.length + 1;
+  return events.map((event, index) => {
+    const stored: StreamEvent = {
+      seq: first + index,
+      type: event.type,
+      step: event.step ?? null,
+      stream: event.stream ?? null,
+      line: event.line ?? null,
+      state: event.state ?? null,
+      ts: event.ts ?? now,
+    };
+    if (event.data) stored.data = event.data;
+    return stored;
+  });
 }
