@@ -10,6 +10,8 @@ import type { Queryable, Store } from '../store/store.ts';
 import type { EventHub } from '../stream/hub.ts';
 
 const FLUSH_BATCH = 1000;
+/** How long lines wait for more lines (or their step's end) before they are written. */
+const LINE_DELAY_MS = 15;
 /** The longest a running plugin's process group waits for a write to ride along with. */
 const PROCESS_DELAY_MS = 20;
 
@@ -22,10 +24,10 @@ const PROCESS_DELAY_MS = 20;
  * task row (appendTaskEvents), whose lock orders the commits, so the log is gap-free and
  * strictly increasing whoever writes.
  *
- * Lines are group-committed (those printed while an insert runs go in the next one). A
- * transition (`commit`) first stores the lines before it, then its own events with its
- * row changes in one transaction: the engine awaits it before starting the next step, so a
- * crash loses nothing done. Events are published to this process's subscribers only once
+ * Lines are group-committed: written LINE_DELAY_MS after the first of a burst, with those
+ * printed meanwhile. A transition stores the lines before it with its own events and row
+ * changes in one statement (`transition`; `commit` for the rarer ones, in a transaction):
+ * the engine awaits it before starting the next step, so a crash loses nothing done. Events are published to this process's subscribers only once
  * committed; a failed insert is retried for as long as the store is open.
  */
 export class TaskLog {
@@ -50,12 +52,14 @@ export class TaskLog {
     this.lines.push({ type: 'log', step, stream, line: text, ts: new Date().toISOString() });
     if (this.scheduled) return;
     this.scheduled = true;
-    setImmediate(() => {
+    // A short wait gathers a burst of lines into one write, and a step that ends meanwhile
+    // takes its last lines with its end (one statement instead of two).
+    setTimeout(() => {
       this.scheduled = false;
       this.enqueue(async () => {
         while (this.lines.length > 0) await this.write(this.lines.splice(0, FLUSH_BATCH), null);
       }).catch(() => undefined);
-    });
+    }, LINE_DELAY_MS);
   }
 
   /**
@@ -114,7 +118,11 @@ export class TaskLog {
     events: readonly NewTaskEvent[],
     write: Omit<TransitionWrite, 'runProcesses'> | null,
   ): Promise<void> {
-    const processes = this.processes.splice(0, this.processes.length);
+    // A run that ends in this write needs no process group any more.
+    const ending = new Set((write?.runEnds ?? []).map((end) => end.id));
+    const processes = this.processes
+      .splice(0, this.processes.length)
+      .filter((entry) => !ending.has(entry.id));
     if (events.length === 0 && !write && processes.length === 0) return;
     const rows: TransitionWrite | null =
       write || processes.length > 0
