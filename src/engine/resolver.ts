@@ -674,8 +674,9 @@ function runEndOf(runId: string, step: LiveStep): StepRunEnd {
 }
 
 async function insertDoneRuns(db: Queryable, runs: readonly (NewStepRunStart & StepRunEnd)[]): Promise<void> {
-  if (runs.length > 0)
-    {await writeTransition(db, runs[0]?.taskId as string, [], { ...NO_ROWS, runsDone: runs });}
+  if (runs.length > 0) {
+    await writeTransition(db, runs[0]?.taskId as string, [], { ...NO_ROWS, runsDone: runs });
+  }
 }
 
 async function finishStepRuns(db: Queryable, ends: readonly StepRunEnd[]): Promise<void> {

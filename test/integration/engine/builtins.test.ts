@@ -3,7 +3,7 @@ import fs from 'node:fs';
 import path from 'node:path';
 import { test } from 'node:test';
 import { reply, startHttpServer } from '../../helpers/actions.ts';
-import { runYaml, statesOf, taskEvents } from '../../helpers/engine.ts';
+import { registerFixture, runYaml, statesOf, taskEvents } from '../../helpers/engine.ts';
 import { tempDir } from '../../helpers/plugin-fixtures.ts';
 import { createTestDatabase } from '../../helpers/store.ts';
 
@@ -102,4 +102,30 @@ steps:
   const refused = await runYaml(store, template, { input: { who: 'bob' } });
   assert.equal(refused.document.steps.tell?.state, 'SERVER_ERROR');
   assert.equal(refused.outcomes[0]?.state, 'ERROR');
+});
+
+test('named resources: steps sharing a resource limited to 1 never run at once; without the limit they do', async (t) => {
+  await registerFixture(store, 'meet-or-not', 'meet-or-not.sh');
+  const template = (dir: string, wait: number) => `
+name: resources
+description: two steps holding one resource
+steps:
+  first:
+    resources: [database]
+    action: {type: meet-or-not, configuration: {dir: '${dir}', mine: first, other: second, wait: ${wait}}}
+  second:
+    resources: [database]
+    action: {type: meet-or-not, configuration: {dir: '${dir}', mine: second, other: first, wait: ${wait}}}
+`;
+  const limited = await runYaml(store, template(tempDir(t), 1), { resourceLimits: { database: 1 } });
+  assert.deepEqual(statesOf(limited.document), { first: 'DONE', second: 'DONE' });
+  assert.deepEqual(
+    [limited.document.steps.first?.output, limited.document.steps.second?.output],
+    [{ met: false }, { met: false }],
+  );
+  const free = await runYaml(store, template(tempDir(t), 20), { resourceLimits: { other: 1 } });
+  assert.deepEqual(
+    [free.document.steps.first?.output, free.document.steps.second?.output],
+    [{ met: true }, { met: true }],
+  );
 });
