@@ -82,8 +82,11 @@ export function availableSteps(
   } else {
     for (const name of steps.keys()) candidates.add(name);
   }
-  for (const name of [...executed]) {
-    if (steps.get(name)?.state === StepState.RETRY_NOW) {
+  // RETRY_NOW steps run again, though they ran in this pass. A state only changes through a
+  // modified step, so only those are looked at (µTask scans every step run in the pass: with
+  // a foreach's thousands of children, that scan made each completion cost O(steps)).
+  for (const name of modified.size > 0 ? [...modified] : [...executed]) {
+    if (executed.has(name) && steps.get(name)?.state === StepState.RETRY_NOW) {
       candidates.add(name);
       executed.delete(name);
     }
@@ -94,9 +97,14 @@ export function availableSteps(
   for (const name of candidates) {
     const step = steps.get(name);
     if (!step || !isRunnable(step.state) || executed.has(name)) continue;
-    if (dependenciesOf(step).every((dependency) => dependencyMet(steps, step, dependency))) {
-      available.push(step);
+    // Last dependencies first: an expanded foreach step depends on its children, which end
+    // about in order, so the first unmet one is found at once, not after all those done.
+    const dependencies = dependenciesOf(step);
+    let met = true;
+    for (let index = dependencies.length - 1; index >= 0 && met; index -= 1) {
+      met = dependencyMet(steps, step, dependencies[index] as string);
     }
+    if (met) available.push(step);
   }
   // A foreach step that runs again discards its previous children: none of them runs.
   const discarded = new Set(

@@ -93,8 +93,31 @@ export function valueRoot(context: ValueContext, currentStep: string | undefined
     if (context[name] !== undefined) root[name] = context[name];
   }
   if (currentStep !== undefined) {
-    const steps = context.step ?? {};
-    root.step = { ...steps, this: steps[currentStep] ?? {} };
+    root.step = withThis(context.step ?? {}, (steps) => steps[currentStep] ?? {});
   }
   return root;
+}
+
+/**
+ * The steps with `this` added, without copying them: a resolution may hold thousands of
+ * steps (a foreach's children), and every render of every step would copy them all. A
+ * Proxy shows `this` as an own property (Handlebars reads only own properties).
+ */
+function withThis(
+  steps: Record<string, unknown>,
+  current: (steps: Record<string, unknown>) => unknown,
+): Record<string, unknown> {
+  const self = current(steps);
+  return new Proxy(steps, {
+    get: (target, key) => (key === 'this' ? self : Reflect.get(target, key)),
+    has: (target, key) => key === 'this' || Reflect.has(target, key),
+    getOwnPropertyDescriptor: (target, key) =>
+      key === 'this'
+        ? { value: self, writable: false, enumerable: true, configurable: true }
+        : Reflect.getOwnPropertyDescriptor(target, key),
+    ownKeys: (target) => [...Reflect.ownKeys(target).filter((key) => key !== 'this'), 'this'],
+    set: () => false,
+    deleteProperty: () => false,
+    defineProperty: () => false,
+  });
 }
