@@ -13,7 +13,7 @@ const FLUSH_BATCH = 1000;
 /** How long lines wait for more lines (or their step's end) before they are written. */
 const LINE_DELAY_MS = 15;
 /** The longest a running plugin's process group waits for a write to ride along with. */
-const PROCESS_DELAY_MS = 20;
+const PROCESS_DELAY_MS = 100;
 
 /**
  * The writer of one task's event log in this process: the lines its steps' actions print,
@@ -64,8 +64,10 @@ export class TaskLog {
 
   /**
    * Records a step run's process group. It rides along with the next write (the plugin's
-   * first lines, usually), or goes alone after PROCESS_DELAY_MS: a plugin that prints nothing
-   * is still recorded while it runs, so that if this process dies it can be killed.
+   * first lines, or its end: a short plugin costs no write of its own), or goes alone after
+   * PROCESS_DELAY_MS, so a plugin that prints nothing is recorded while it runs. Should this
+   * process die before, the next start finds the group by the run id in its environment
+   * (runs/recollect.ts).
    */
   recordProcess(process: StepRunProcess): void {
     this.processes.push(process);

@@ -2,7 +2,12 @@ import os from 'node:os';
 import { deleteInstances, instancesOnHost } from '../store/queries/instances.ts';
 import { failLiveRuns, lockLiveRunsOf } from '../store/queries/runs.ts';
 import type { Store } from '../store/store.ts';
-import { isSameGroup, isSameProcessAlive, killGroupUntilGone } from '../system/processes.ts';
+import {
+  groupsByEnvironment,
+  isSameGroup,
+  isSameProcessAlive,
+  killGroupUntilGone,
+} from '../system/processes.ts';
 
 /** The error of a run whose owner died under it. */
 export const OWNER_DIED = 'taskhost process died';
@@ -24,7 +29,8 @@ export interface Recollected {
  * gone (checked by pid and start time, so a reused pid is never mistaken for it):
  * - each plugin group of its unfinished runs that still exists, and is the same group
  *   (its leader's start time matches, or the leader is gone but members remain), is
- *   SIGKILLed until it is gone;
+ *   SIGKILLed until it is gone; a run whose group was never recorded (the owner died just
+ *   after the spawn) has its processes found by TASKHOST_RUN_ID in their environment;
  * - those runs end as SERVER_ERROR "taskhost process died", with a final event so that
  *   every stream following them closes;
  * - the owner's row is removed.
@@ -40,11 +46,15 @@ export async function recollectLocalRuns(store: Store, selfId: string | null = n
     const runs = await lockLiveRunsOf(db, ids);
     const killed: string[] = [];
     const rest: string[] = [];
+    // A run whose group was not recorded yet (its owner died right after the spawn) is
+    // found by the run id in its processes' environment.
+    const unrecorded = new Set(runs.filter((run) => run.pgid === null).map((run) => run.id));
+    const byEnvironment = groupsByEnvironment('TASKHOST_RUN_ID', unrecorded);
     for (const run of runs) {
-      if (run.pgid !== null && isSameGroup(run.pgid, run.pgid_start)) {
-        await killGroupUntilGone(run.pgid, 10, 5000);
-        killed.push(run.id);
-      } else rest.push(run.id);
+      const groups = new Set(byEnvironment.get(run.id) ?? []);
+      if (run.pgid !== null && isSameGroup(run.pgid, run.pgid_start)) groups.add(run.pgid);
+      for (const group of groups) await killGroupUntilGone(group, 10, 5000);
+      (groups.size > 0 ? killed : rest).push(run.id);
     }
     const ended = [
       ...(await failLiveRuns(db, killed, {

@@ -124,6 +124,45 @@ export function isSameGroup(pgid: number, start: string | null): boolean {
 }
 
 /**
+ * The process groups of live processes whose environment holds `variable` set to one of
+ * `values` (Linux: /proc/PID/environ, readable for our own processes), by value. It finds
+ * what a dead taskhost started before it could record the group: each plugin and script
+ * gets its run's id in its environment, and its children inherit it.
+ */
+export function groupsByEnvironment(variable: string, values: ReadonlySet<string>): Map<string, Set<number>> {
+  const found = new Map<string, Set<number>>();
+  if (values.size === 0 || os.platform() !== 'linux') return found;
+  let entries: string[];
+  try {
+    entries = fs.readdirSync('/proc');
+  } catch {
+    return found;
+  }
+  const prefix = `${variable}=`;
+  for (const entry of entries) {
+    const pid = Number(entry);
+    if (!Number.isInteger(pid) || pid === process.pid) continue;
+    let environ: string;
+    try {
+      environ = fs.readFileSync(`/proc/${pid}/environ`, 'latin1');
+    } catch {
+      continue; // gone, or not ours
+    }
+    const start = environ.indexOf(prefix);
+    if (start === -1 || (start > 0 && environ[start - 1] !== '\0')) continue;
+    const end = environ.indexOf('\0', start);
+    const value = environ.slice(start + prefix.length, end === -1 ? undefined : end);
+    if (!values.has(value)) continue;
+    const stat = readStat(pid);
+    if (!stat || stat.state === 'Z' || stat.state === 'X') continue;
+    const groups = found.get(value) ?? new Set<number>();
+    groups.add(stat.pgrp);
+    found.set(value, groups);
+  }
+  return found;
+}
+
+/**
  * SIGKILLs group `pgid` until it is gone: again every `intervalMs` while a live member is
  * found (a process forking as it dies), for at most `limitMs`. Resolves whether it went.
  */

@@ -1,6 +1,7 @@
 import { formatGoDuration } from '../../expr/duration.ts';
 import { baseEnvironment } from '../../plugins/environment.ts';
 import { spawnPlugin, type SpawnResult } from '../../plugins/spawn.ts';
+import { processStartOf } from '../../system/processes.ts';
 import { parseRendered, problemIn } from './config.ts';
 import { parseScriptConfig, type ScriptConfig } from './script-config.ts';
 import { decodeOutput, isUnrecoverable, OutputMode, processState, resultText } from './script-output.ts';
@@ -65,6 +66,8 @@ function scriptEnvironment(config: ScriptConfig, context: ActionContext): Record
     UTASK_TASK_ID: context.taskId,
     UTASK_RESOLUTION_ID: context.resolutionId,
     UTASK_STEP_NAME: context.stepName,
+    // Its run, so that if this taskhost dies the script is found and killed (runs/recollect.ts).
+    ...(context.runId ? { TASKHOST_RUN_ID: context.runId } : {}),
     ...config.environment,
   };
 }
@@ -176,6 +179,7 @@ export function createScriptAction(options: ScriptActionOptions): ActionRunner {
         outputCapBytes: OUTPUT_CAP_BYTES,
         killGraceMs: KILL_GRACE_MS,
         signal: context.signal,
+        onSpawn: (pid) => context.recordProcess?.(pid, processStartOf(pid)),
         onStdoutLine: (text) => gathered.onStdoutLine(text),
         onLine: (line) => {
           gathered.lines.push(line.text);

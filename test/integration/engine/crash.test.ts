@@ -132,3 +132,18 @@ test('crash, non-idempotent step: --resume marks it CRASHED and blocks the task 
     ['before#1', 'hangs#1'],
   );
 });
+
+test('crash before the plugin group was recorded: the next start finds the plugin by its run id and kills it', async (t) => {
+  const { work, env, taskId, plugin } = await crashMidStep(t, false);
+  // As if the owner had died in the moment between the spawn and the write of the group.
+  await database.store.query(`UPDATE run SET pgid = NULL, pgid_start = NULL WHERE task_id = $1`, [taskId]);
+  const resumed = await taskhost(['run', '--resume', taskId, '--json'], { env, cwd: work });
+  assertExit(resumed, 1);
+  assert.equal(isAlive(plugin), false, 'the unrecorded plugin was found and killed');
+  const { rows } = await database.store.query<{ state: string; error: string; kill_reason: string }>(
+    `SELECT state, error, kill_reason FROM run WHERE task_id = $1 AND step_name = 'hangs'`,
+    [taskId],
+  );
+  assert.equal(rows[0]?.state, 'SERVER_ERROR');
+  assert.match(rows[0]?.error ?? '', /^taskhost process died; its plugin was still running/);
+});
