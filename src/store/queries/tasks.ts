@@ -277,6 +277,24 @@ export interface NewTaskEvent {
   ts?: string;
 }
 
+/** The events as stored: numbered up to `last` (the task row's last_seq after the write). */
+function numberEvents(events: readonly NewTaskEvent[], last: number, now: string): StreamEvent[] {
+  const first = last - events.length + 1;
+  return events.map((event, index) => {
+    const stored: StreamEvent = {
+      seq: first + index,
+      type: event.type,
+      step: event.step ?? null,
+      stream: event.stream ?? null,
+      line: event.line ?? null,
+      state: event.state ?? null,
+      ts: event.ts ?? now,
+    };
+    if (event.data) stored.data = event.data;
+    return stored;
+  });
+}
+
 /**
  * Appends events to a task's log, numbered from the task row in this transaction: the row
  * lock orders writers (concurrent steps, other instances), so seqs commit in order, without
@@ -292,22 +310,7 @@ export async function appendTaskEvents(
     'UPDATE task SET last_seq = last_seq + $2, last_activity = now() WHERE id = $1 RETURNING last_seq',
     [taskId, events.length],
   );
-  const last = Number(rows[0]?.last_seq ?? events.length);
-  const first = last - events.length + 1;
-  const now = new Date().toISOString();
-  const numbered: StreamEvent[] = events.map((event, index) => {
-    const numberedEvent: StreamEvent = {
-      seq: first + index,
-      type: event.type,
-      step: event.step ?? null,
-      stream: event.stream ?? null,
-      line: event.line ?? null,
-      state: event.state ?? null,
-      ts: event.ts ?? now,
-    };
-    if (event.data) numberedEvent.data = event.data;
-    return numberedEvent;
-  });
+  const numbered = numberEvents(events, Number(rows[0]?.last_seq ?? events.length), new Date().toISOString());
   await appendEvents(db, taskId, numbered);
   return numbered;
 }
@@ -501,19 +504,5 @@ export async function writeTransition(
       ? 'SELECT (SELECT last_seq FROM seq) AS last_seq, (SELECT count(*) FROM notified) AS sent'
       : 'SELECT 0 AS last_seq, $1::uuid AS task_id';
   const { rows } = await db.query<{ last_seq: string }>(`WITH ${parts.join(',\n')}\n${select}`, values);
-  const last = Number(rows[0]?.last_seq ?? 0);
-  const first = last - events.length + 1;
-  return events.map((event, index) => {
-    const stored: StreamEvent = {
-      seq: first + index,
-      type: event.type,
-      step: event.step ?? null,
-      stream: event.stream ?? null,
-      line: event.line ?? null,
-      state: event.state ?? null,
-      ts: event.ts ?? now,
-    };
-    if (event.data) stored.data = event.data;
-    return stored;
-  });
+  return numberEvents(events, Number(rows[0]?.last_seq ?? 0), now);
 }
