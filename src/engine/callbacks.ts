@@ -128,7 +128,10 @@ export async function resolveCallback(db: Store, id: string, token: string, body
       JSON.stringify(body ?? null),
     ]);
     await tx.query(
-      `UPDATE resolution SET next_retry = now() WHERE id = $1 AND state NOT IN ('DONE', 'CANCELLED')`,
+      `WITH woken AS (
+         UPDATE resolution SET next_retry = now() WHERE id = $1 AND state NOT IN ('DONE', 'CANCELLED') RETURNING id
+       )
+       SELECT pg_notify('taskhost_due', id::text) FROM woken`,
       [callback.resolution_id],
     );
   });

@@ -297,7 +297,10 @@ export async function wakeParent(db: Queryable, task: TaskRow, taskState: string
   // Whatever the parent's state, even RUNNING (its run then keeps the wake-up: resolver.ts
   // settle), unless it is over.
   await db.query(
-    `UPDATE resolution SET next_retry = now() WHERE task_id = $1 AND state NOT IN ('DONE', 'CANCELLED')`,
+    `WITH woken AS (
+       UPDATE resolution SET next_retry = now() WHERE task_id = $1 AND state NOT IN ('DONE', 'CANCELLED') RETURNING id
+     )
+     SELECT pg_notify('taskhost_due', id::text) FROM woken`,
     [task.parent_task_id],
   );
 }

@@ -96,6 +96,8 @@ export async function createTask(store: Store, request: NewTaskRequest): Promise
     });
     await saveSteps(db, resolutionId, Object.keys(template.steps).map(newStepRow));
     await appendTaskEvents(db, taskId, [{ type: 'task', state: TaskState.TODO }]);
+    // An auto_runnable task starts at once, on whichever instance claims it.
+    if (template.auto_runnable) await db.query(`SELECT pg_notify('taskhost_due', $1)`, [resolutionId]);
   });
   return { taskId, resolutionId };
 }

@@ -1,0 +1,169 @@
+import type { Store } from '../store/store.ts';
+import { failLiveRuns } from '../store/queries/runs.ts';
+import { isTaskhostError } from '../errors.ts';
+import { runResolutionOnce, type EngineServices, type ResolutionOutcome } from './resolver.ts';
+
+/**
+ * Scheduling on PostgreSQL, for a server: PostgreSQL is the queue (as for µTask and
+ * graphile-worker), no second one. Any instance may run any due resolution:
+ * - an `auto_runnable` task's TODO resolution, at once;
+ * - a resolution in ERROR, WAITING (woken) or TO_AUTORUN_DELAYED, once its next_retry is due;
+ * - a CRASHED one, or one RUNNING under an owner that is gone (re-collected).
+ * Due resolutions are claimed with FOR UPDATE SKIP LOCKED (runResolutionOnce), so no two
+ * instances run one at once. A NOTIFY on `taskhost_due` wakes the loop at once; a poll is
+ * the fallback (a lost notification, a next_retry reached).
+ *
+ * Crash re-collection across hosts: a server instance whose heartbeat is older than
+ * `deathTimeoutMs` is dead. A live one removes its row (its resolutions' owner becomes
+ * NULL: RUNNING and ownerless means crashed, recovered per `idempotent` when claimed) and
+ * marks its unfinished runs failed.
+ */
+
+export const DUE_CHANNEL = 'taskhost_due';
+
+export interface SchedulerOptions {
+  /** Resolutions this instance runs at once (`max_concurrent_executions`; 0 = none, -1 = no limit). */
+  maxConcurrent?: number;
+  /** The fallback poll (default 1 s). */
+  pollIntervalMs?: number;
+  /** A server instance silent this long is dead (default 30 s: re-collected within 60 s). */
+  deathTimeoutMs?: number;
+  /** Told of a failure of the loop (logged; the loop goes on). */
+  onError?: (error: unknown) => void;
+  /** Told when a resolution run this instance claimed has ended. */
+  onSettled?: (resolutionId: string, outcome: ResolutionOutcome) => void;
+}
+
+const DUE_QUERY = `
+  SELECT r.id FROM resolution r
+   WHERE (r.state = 'TODO' AND coalesce((r.template -> 'template' ->> 'auto_runnable')::boolean, false))
+      OR (r.state IN ('ERROR', 'WAITING', 'TO_AUTORUN_DELAYED', 'RETRY', 'TO_AUTORUN') AND r.next_retry <= now())
+      OR r.state = 'CRASHED'
+      OR (r.state = 'RUNNING' AND r.instance_id IS NULL)
+   ORDER BY r.next_retry NULLS FIRST, r.created_at
+   LIMIT $1
+   FOR UPDATE SKIP LOCKED`;
+
+/** Makes resolutions due for the schedulers of every instance (a NOTIFY, delivered on commit). */
+export async function notifyDue(db: Pick<Store, 'query'>): Promise<void> {
+  await db.query(`SELECT pg_notify('${DUE_CHANNEL}', '')`);
+}
+
+export class Scheduler {
+  private readonly services: EngineServices;
+  private readonly store: Store;
+  private readonly maxConcurrent: number;
+  private readonly pollIntervalMs: number;
+  private readonly deathTimeoutMs: number;
+  private readonly onError: (error: unknown) => void;
+  private readonly onSettled: NonNullable<SchedulerOptions['onSettled']>;
+  private readonly running = new Map<string, Promise<void>>();
+  private timer: NodeJS.Timeout | null = null;
+  private unlisten: (() => void) | null = null;
+  private pass: Promise<void> | null = null;
+  private again = false;
+  private stopped = false;
+
+  constructor(services: EngineServices, options: SchedulerOptions = {}) {
+    this.services = services;
+    this.store = services.store;
+    const max = options.maxConcurrent ?? 100;
+    this.maxConcurrent = max < 0 ? Number.POSITIVE_INFINITY : max;
+    this.pollIntervalMs = options.pollIntervalMs ?? 1000;
+    this.deathTimeoutMs = options.deathTimeoutMs ?? 30_000;
+    this.onError = options.onError ?? (() => undefined);
+    this.onSettled = options.onSettled ?? (() => undefined);
+  }
+
+  /** Resolutions this instance runs now. */
+  get active(): number {
+    return this.running.size;
+  }
+
+  async start(): Promise<void> {
+    this.unlisten = await this.store.listen(DUE_CHANNEL, () => this.wake());
+    this.timer = setInterval(() => this.wake(), this.pollIntervalMs);
+    this.timer.unref();
+    this.wake();
+  }
+
+  /** Looks for due work now (coalesced: one pass at a time, another after if asked meanwhile). */
+  wake(): void {
+    void this.claimNow();
+  }
+
+  /** One claim pass (or the one under way); resolves when its claims are made, not run. */
+  claimNow(): Promise<void> {
+    if (this.stopped) return Promise.resolve();
+    if (this.pass) {
+      this.again = true;
+      return this.pass;
+    }
+    this.pass = this.claimPass()
+      .catch((error: unknown) => this.onError(error))
+      .finally(() => {
+        this.pass = null;
+        if (this.again) {
+          this.again = false;
+          this.wake();
+        }
+      });
+    return this.pass;
+  }
+
+  private async claimPass(): Promise<void> {
+    await this.collectDeadInstances();
+    const room = this.maxConcurrent - this.running.size;
+    if (room <= 0) return;
+    const limit = Number.isFinite(room) ? room : 100;
+    const { rows } = await this.store.query<{ id: string }>(DUE_QUERY, [limit]);
+    for (const { id } of rows) {
+      if (this.running.has(id) || this.stopped) continue;
+      const work = runResolutionOnce(this.services, id)
+        .then((outcome) => this.onSettled(id, outcome))
+        .catch((error: unknown) => {
+          // Another instance took it first, or its state changed: not a failure.
+          if (isTaskhostError(error) && /^TH_RESOLUTION_(BUSY|STATE)$/.test(error.code)) return;
+          this.onError(error);
+        })
+        .finally(() => {
+          this.running.delete(id);
+          this.wake();
+        });
+      this.running.set(id, work);
+    }
+  }
+
+  /** Removes server instances whose heartbeat stopped, failing their unfinished runs. */
+  private async collectDeadInstances(): Promise<void> {
+    await this.store.transaction(async (db) => {
+      const { rows } = await db.query<{ id: string }>(
+        `SELECT id FROM instance WHERE kind = 'server' AND heartbeat_at < now() - make_interval(secs => $1)
+          FOR UPDATE SKIP LOCKED`,
+        [this.deathTimeoutMs / 1000],
+      );
+      if (rows.length === 0) return;
+      const ids = rows.map((row) => row.id);
+      // Its runs first: removing the row clears their owner (ON DELETE SET NULL).
+      const { rows: runs } = await db.query<{ id: string }>(
+        `SELECT id FROM run WHERE instance_id = ANY($1::uuid[]) AND state IN ('TODO', 'RUNNING')`,
+        [ids],
+      );
+      await failLiveRuns(
+        db,
+        runs.map((run) => run.id),
+        { error: 'its taskhost instance stopped heartbeating', killReason: 'owner-died' },
+      );
+      await db.query('DELETE FROM instance WHERE id = ANY($1::uuid[])', [ids]);
+    });
+  }
+
+  /** Stops claiming, then waits for the resolutions under way (their steps are told by the services' signal). */
+  async stop(): Promise<void> {
+    this.stopped = true;
+    if (this.timer) clearInterval(this.timer);
+    this.unlisten?.();
+    await this.pass?.catch(() => undefined);
+    await Promise.all(this.running.values());
+  }
+}
