@@ -3,10 +3,15 @@ import websocket from '@fastify/websocket';
 import Fastify, { type FastifyInstance } from 'fastify';
 import { VERSION } from '../version.ts';
 import { installErrorHandler } from './error-handler.ts';
+import { callbackRoutes } from './routes/callbacks.ts';
 import { monitoringRoutes } from './routes/monitoring.ts';
 import { pluginRoutes } from './routes/plugins.ts';
+import { resolutionRoutes } from './routes/resolutions.ts';
 import { runRoutes } from './routes/runs.ts';
 import { streamRoutes } from './routes/stream.ts';
+import { taskStreamRoutes } from './routes/task-stream.ts';
+import { taskRoutes } from './routes/tasks.ts';
+import { templateRoutes } from './routes/templates.ts';
 import { RunSupervisor } from '../runs/supervisor.ts';
 import type { ServerDeps } from './services.ts';
 
@@ -27,7 +32,7 @@ export async function buildServer(deps: ServerDeps): Promise<FastifyInstance> {
       openapi: '3.0.3',
       info: {
         title: 'taskhost',
-        description: 'Action plugins, runs and their live streams.',
+        description: 'Templates, tasks, action plugins, runs and their live streams.',
         version: VERSION,
       },
     },
@@ -53,5 +58,10 @@ export async function buildServer(deps: ServerDeps): Promise<FastifyInstance> {
   pluginRoutes(app, { ...deps, supervisor });
   runRoutes(app, deps);
   streamRoutes(app, deps);
+  templateRoutes(app, deps);
+  taskRoutes(app, deps);
+  taskStreamRoutes(app, deps);
+  resolutionRoutes(app, deps);
+  callbackRoutes(app, deps);
   return app;
 }

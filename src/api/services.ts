@@ -2,6 +2,7 @@ import type { Instance } from '../runs/instance.ts';
 import type { RunSupervisor } from '../runs/supervisor.ts';
 import type { Store } from '../store/store.ts';
 import type { EventHub } from '../stream/hub.ts';
+import type { TemplateCatalog } from './template-catalog.ts';
 
 export interface ServerConfig {
   /** Output a run delivers and stores (head and tail); the rest is dropped, and counted. */
@@ -23,7 +24,7 @@ export const DEFAULT_SERVER_CONFIG: ServerConfig = {
 };
 
 /**
- * What the routes share: the store, the event hub, the config, the server's instance (the
+ * What the routes share: the store, the event hub, the config, the templates, the server's instance (the
  * owner of its runs) and the supervisor of the runs it has in flight (cancelled and
  * awaited when it closes, so each ends stored).
  */
@@ -33,6 +34,8 @@ export interface ServerDeps {
   config: ServerConfig;
   owner?: Instance | null;
   supervisor?: RunSupervisor;
+  /** The templates new tasks are created from; none when absent. */
+  templates?: TemplateCatalog;
   /** Where the server's log (pino JSON lines) goes; stdout when absent. */
   logStream?: NodeJS.WritableStream;
 }

@@ -136,6 +136,14 @@ Exit code: 0 when the result has status 1, 1 otherwise, 2 for bad usage.`,
         option('--tasks <dir>', 'executables registered as plugins at start', 'TASKS').default('tasks'),
       )
       .addOption(
+        option('--templates <dir>', 'the templates tasks are created from', 'TEMPLATES').default('templates'),
+      )
+      .addOption(
+        option('--functions <dir>', 'the functions templates may use', 'FUNCTIONS').default(
+          'templates/functions',
+        ),
+      )
+      .addOption(
         option(
           '--output-cap <bytes>',
           'output a run keeps (head and tail); the rest is dropped',

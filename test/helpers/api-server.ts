@@ -4,8 +4,10 @@ import { after } from 'node:test';
 import WebSocket from 'ws';
 import { buildServer } from '../../src/api/build-server.ts';
 import { DEFAULT_SERVER_CONFIG, type ServerConfig } from '../../src/api/services.ts';
+import type { TemplateCatalog } from '../../src/api/template-catalog.ts';
 import type { RunDocument } from '../../src/runs/document.ts';
 import type { StreamEvent } from '../../src/store/queries/events.ts';
+import type { Store } from '../../src/store/store.ts';
 import { EventHub } from '../../src/stream/hub.ts';
 import { fixturePath } from './plugin-fixtures.ts';
 import { createTestDatabase, type TestDatabase } from './store.ts';
@@ -17,6 +19,8 @@ import { createTestDatabase, type TestDatabase } from './store.ts';
 export interface TestServer {
   app: FastifyInstance;
   db: TestDatabase;
+  /** The server's event hub (a producer in the test process may publish to it). */
+  hub: EventHub;
   port: number;
   /** `http://127.0.0.1:PORT` */
   url: string;
@@ -51,7 +55,11 @@ export interface ErrorBody {
 
 export async function startTestServer(
   overrides: Partial<ServerConfig> = {},
-  extra: { logStream?: NodeJS.WritableStream } = {},
+  extra: {
+    logStream?: NodeJS.WritableStream;
+    /** The templates the server offers, loaded once its database exists (plugins registered first). */
+    templates?: (store: Store) => Promise<TemplateCatalog>;
+  } = {},
 ): Promise<TestServer> {
   const started: { app?: FastifyInstance } = {};
   // Registered before the database's own `after` (hooks run in order), so the server and the
@@ -60,11 +68,13 @@ export async function startTestServer(
     await started.app?.close();
   });
   const db = await createTestDatabase();
+  const hub = new EventHub(db.store);
   const app = await buildServer({
     store: db.store,
-    hub: new EventHub(db.store),
+    hub,
     config: { ...DEFAULT_SERVER_CONFIG, ...overrides },
     logStream: extra.logStream,
+    templates: extra.templates ? await extra.templates(db.store) : undefined,
   });
   started.app = app;
   await app.listen({ port: 0, host: '127.0.0.1' });
@@ -99,7 +109,7 @@ export async function startTestServer(
     return response.body;
   };
 
-  return { app, db, port, url, request, register };
+  return { app, db, hub, port, url, request, register };
 }
 
 /**

@@ -6,6 +6,8 @@ export interface ServeFlags extends StoreFlags {
   port: string;
   host: string;
   tasks: string;
+  templates: string;
+  functions: string;
   outputCap: string;
 }
 
@@ -45,6 +47,16 @@ export async function serve(flags: ServeFlags): Promise<number> {
       process.stderr.write(`taskhost: skipped ${failure.file}: ${failure.error}\n`);
     }
 
+    // Templates are checked against the builtins and the plugins now registered; one with
+    // errors is not served, and says why here.
+    const { loadTemplateCatalog } = await import('../../api/template-catalog.ts');
+    const { BUILTIN_ACTIONS } = await import('../../plugins/builtins.ts');
+    const { listPlugins } = await import('../../store/queries/plugins.ts');
+    const { formatIssue } = await import('../../template/errors.ts');
+    const actions = new Set([...BUILTIN_ACTIONS, ...(await listPlugins(store)).map((row) => row.name)]);
+    const { catalog, issues } = await loadTemplateCatalog(flags.templates, flags.functions, actions);
+    for (const issue of issues) process.stderr.write(`taskhost: not served: ${formatIssue(issue)}\n`);
+
     const hub = new EventHub(store);
     // The server owns its runs as a heartbeating instance (the collectors of a shared
     // PostgreSQL read the beats; this host's next start re-collects it if it dies).
@@ -55,6 +67,7 @@ export async function serve(flags: ServeFlags): Promise<number> {
       hub,
       owner,
       supervisor,
+      templates: catalog,
       config: {
         ...DEFAULT_SERVER_CONFIG,
         outputCapBytes,
@@ -72,6 +85,8 @@ export async function serve(flags: ServeFlags): Promise<number> {
       }
       throw error;
     }
+    const templateNames =
+      catalog.templates.size > 0 ? [...catalog.templates.keys()].sort().join(', ') : 'none';
     const names = found.registered.map((row) => row.name).join(', ') || 'none';
     const address = app.server.address();
     const actualPort = address && typeof address === 'object' ? address.port : port;
@@ -79,6 +94,7 @@ export async function serve(flags: ServeFlags): Promise<number> {
       `taskhost listening on http://${flags.host.includes(':') ? `[${flags.host}]` : flags.host}:${actualPort}\n` +
         `  store: ${describeStore(storeOptions(flags))}\n` +
         `  plugins from ${path.relative(process.cwd(), tasksDir) || '.'}: ${names}\n` +
+        `  templates from ${flags.templates}: ${templateNames}\n` +
         `  API spec: /unsecured/spec.json · stop with Ctrl-C\n`,
     );
     await new Promise<void>((resolve) => signal.addEventListener('abort', () => resolve(), { once: true }));
