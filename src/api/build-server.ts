@@ -4,6 +4,7 @@ import Fastify, { type FastifyInstance } from 'fastify';
 import { VERSION } from '../version.ts';
 import { installErrorHandler } from './error-handler.ts';
 import { callbackRoutes } from './routes/callbacks.ts';
+import { metricsRoutes } from './routes/metrics.ts';
 import { monitoringRoutes } from './routes/monitoring.ts';
 import { pluginRoutes } from './routes/plugins.ts';
 import { resolutionRoutes } from './routes/resolutions.ts';
@@ -55,6 +56,7 @@ export async function buildServer(deps: ServerDeps): Promise<FastifyInstance> {
     }
   });
   monitoringRoutes(app);
+  metricsRoutes(app, deps);
   pluginRoutes(app, { ...deps, supervisor });
   runRoutes(app, deps);
   streamRoutes(app, deps);
