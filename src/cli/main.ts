@@ -16,6 +16,9 @@ function option(flags: string, description: string, env: string): Option {
 function storeOptions(command: Command): Command {
   return command
     .addOption(
+      option('--config <file>', 'the settings file (default: ./taskhost.yaml, if it exists)', 'CONFIG'),
+    )
+    .addOption(
       option('--data-dir <dir>', 'where the embedded PostgreSQL lives', 'DATA_DIR').default('.taskhost'),
     )
     .addOption(
@@ -53,6 +56,16 @@ export function buildProgram(): Command {
     })
     .exitOverride((error) => {
       process.exit(error.exitCode === 0 ? 0 : 2);
+    })
+    // A command that holds settings (it has --config) reads taskhost.yaml before it runs:
+    // the file's values become its options' values where no flag or variable set them.
+    .hook('preAction', async (_program, command) => {
+      if (!command.options.some((option) => option.long === '--config')) return;
+      try {
+        (await import('./config.ts')).settingsOf(command);
+      } catch (error) {
+        failAndExit(error);
+      }
     });
 
   program

@@ -71,8 +71,9 @@ export function configFile(version: string): string {
 # remove the "#" in front of it (and in front of its section, such as "#auth:").
 # Command-line flags and TASKHOST_* environment variables override this file, for example
 # --port 9000 or TASKHOST_PORT=9000. Another file: --config FILE or TASKHOST_CONFIG=FILE.
-# taskhost ${version} does not read this file yet (configuration loading comes in a later
-# release); until then, use the flags and variables.
+# taskhost ${version} reads this file from the working directory in every command that
+# uses these settings (serve, run, execute…); an unknown key or a bad value stops it with
+# one line naming the key.
 # Its JSON Schema: schemas/config.schema.json in the taskhost package.
 
 # --- The server (taskhost serve) ---

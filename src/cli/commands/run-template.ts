@@ -1,10 +1,12 @@
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
+import type { Command } from 'commander';
 import { TaskhostError } from '../../errors.ts';
 import { BUILTIN_ACTIONS } from '../../plugins/builtins.ts';
 import type { FunctionLibrary, LoadedTemplate } from '../../template/types.ts';
 import type { TemplateSnapshot } from '../../engine/snapshot.ts';
+import { settingsOf } from '../config.ts';
 import { withStore, type StoreFlags } from '../context.ts';
 import { parseJson, usage } from '../flag-values.ts';
 import { paint, printJson, useColour } from '../output.ts';
@@ -164,12 +166,17 @@ function progressPrinter(): ((step: string, state: string, error: string | null)
   };
 }
 
-export async function runTemplate(template: string | undefined, flags: RunFlags): Promise<number> {
+export async function runTemplate(
+  template: string | undefined,
+  flags: RunFlags,
+  command: Command,
+): Promise<number> {
   if (!template && !flags.resume) throw usage('give a TEMPLATE (a file or a name) or --resume TASK_ID');
   if (template && flags.resume) throw usage('--resume runs an existing task: drop the TEMPLATE');
   const { input, resolverInput } = inputsOf(flags);
   const scriptsDir = path.resolve(flags.scripts);
   const requester = process.env.TASKHOST_USER || os.userInfo().username;
+  const settings = settingsOf(command);
   return withStore(flags, async ({ store, owner, signal }) => {
     const [{ listPlugins }, engine, tasks] = await Promise.all([
       import('../../store/queries/plugins.ts'),
@@ -222,6 +229,8 @@ export async function runTemplate(template: string | undefined, flags: RunFlags)
       onStepState: progress,
       findTemplate,
       runChildren: true,
+      config: settings.configValues,
+      resourceLimits: settings.resourceLimits,
     });
     const outcome = await engine.resolveUntilSettled(services, resolutionId, {
       once: flags.once,

@@ -1,5 +1,7 @@
 import path from 'node:path';
+import type { Command } from 'commander';
 import { TaskhostError } from '../../errors.ts';
+import { settingsOf } from '../config.ts';
 import { withStore, storeOptions, type StoreFlags } from '../context.ts';
 
 export interface ServeFlags extends StoreFlags {
@@ -24,7 +26,10 @@ function positiveInteger(value: string, flag: string, max = Number.MAX_SAFE_INTE
   return n;
 }
 
-export async function serve(flags: ServeFlags): Promise<number> {
+export async function serve(flags: ServeFlags, command: Command): Promise<number> {
+  // taskhost.yaml's port, host, tasks… are in `flags` already; the rest (auth, encryption,
+  // config, limits) is carried here until the server takes it.
+  const settings = settingsOf(command);
   const port = positiveInteger(flags.port, '--port', 65535);
   const outputCapBytes = positiveInteger(flags.outputCap, '--output-cap');
   if (!isLoopback(flags.host)) {
@@ -92,6 +97,7 @@ export async function serve(flags: ServeFlags): Promise<number> {
     const actualPort = address && typeof address === 'object' ? address.port : port;
     process.stderr.write(
       `taskhost listening on http://${flags.host.includes(':') ? `[${flags.host}]` : flags.host}:${actualPort}\n` +
+        (settings.file ? `  settings: ${settings.file}\n` : '') +
         `  store: ${describeStore(storeOptions(flags))}\n` +
         `  plugins from ${path.relative(process.cwd(), tasksDir) || '.'}: ${names}\n` +
         `  templates from ${flags.templates}: ${templateNames}\n` +

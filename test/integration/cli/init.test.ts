@@ -119,7 +119,7 @@ test('taskhost.yaml is all comments, and uncommented it holds every setting at i
   assertExit(await init([], dir), 0);
   const text = fs.readFileSync(path.join(dir, 'taskhost.yaml'), 'utf8');
   assert.match(text, /flags and TASKHOST_\* environment variables override this file/);
-  assert.ok(text.includes(`taskhost ${packageVersion} does not read this file yet`));
+  assert.ok(text.includes(`taskhost ${packageVersion} reads this file from the working directory`));
   assert.equal(YAML.parse(text), null, 'every line is commented out');
 
   const settings = YAML.parse(uncomment(text)) as Record<string, unknown>;

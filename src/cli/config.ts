@@ -1,0 +1,327 @@
+import fs from 'node:fs';
+import path from 'node:path';
+import { Ajv, type ErrorObject } from 'ajv';
+import type { Command } from 'commander';
+import { LineCounter, parseDocument } from 'yaml';
+import { TaskhostError } from '../errors.ts';
+import { SCHEMAS_DIR } from '../paths.ts';
+import { formatPath, PositionMap } from '../template/positions.ts';
+import { closest } from '../template/suggest.ts';
+
+/**
+ * taskhost.yaml (SPEC section 8): read once, before a command that holds settings runs
+ * (every command with `--config`), and checked against schemas/config.schema.json. An
+ * unknown key or a bad value stops the command with one line, `FILE:LINE:COLUMN: KEY: …`
+ * (exit 2). A missing ./taskhost.yaml is fine; a missing `--config FILE` is not.
+ *
+ * Precedence: flags > TASKHOST_* environment > file > defaults. The settings that also have
+ * a flag (port, data_dir…) are merged into the command's own option values with commander's
+ * `config` source, which ranks above a default and below the environment and the command
+ * line, so a command reads them from its flags exactly as before. The others come back
+ * parsed from settingsOf(). Relative paths are relative to the working directory, as flags.
+ */
+
+/** The file read when neither `--config` nor TASKHOST_CONFIG names one. */
+export const DEFAULT_CONFIG_FILE = 'taskhost.yaml';
+
+/** File keys that are also a flag of some commands: key → the option's attribute name. */
+const FLAG_KEYS = {
+  port: 'port',
+  host: 'host',
+  tasks: 'tasks',
+  templates: 'templates',
+  functions: 'functions',
+  output_cap: 'outputCap',
+  data_dir: 'dataDir',
+  database_url: 'databaseUrl',
+} as const;
+
+/** One item of the templates' `config` root. */
+export interface ConfigItem {
+  value: unknown;
+  secret: boolean;
+}
+
+/** taskhost.yaml as the schema describes it, every default filled in. */
+interface ConfigFile {
+  port: number;
+  host: string;
+  tasks: string;
+  templates: string;
+  functions: string;
+  output_cap: number;
+  data_dir: string;
+  database_url: string | null;
+  admins: string[];
+  auth: {
+    users_file: string;
+    trusted_header: string | null;
+    trusted_groups_header: string | null;
+    trusted_proxies: string[];
+  };
+  allowed_hosts: string[];
+  encryption: { keys_file: string };
+  config: Record<string, ConfigItem>;
+  completed_task_expiration: string;
+  max_concurrent_executions: number;
+  resource_limits: Record<string, number>;
+}
+
+/** The settings that have no flag, parsed (the others are in the command's options). */
+export interface Settings {
+  /** The file that was read; null when there was none (no ./taskhost.yaml). */
+  file: string | null;
+  /** TASKHOST_ADMINS (comma-separated) over `admins`. */
+  admins: string[];
+  auth: {
+    usersFile: string;
+    trustedHeader: string | null;
+    trustedGroupsHeader: string | null;
+    trustedProxies: string[];
+  };
+  allowedHosts: string[];
+  /** TASKHOST_KEYS_FILE over `encryption.keys_file`. */
+  encryption: { keysFile: string };
+  /** The templates' `config` root, as written: `{value, secret}` items. */
+  config: Record<string, ConfigItem>;
+  /** The same as the engine takes it (engine option `config`): name → value. */
+  configValues: Record<string, unknown>;
+  /** µTask's resource_limits (engine option `resourceLimits`): resource → executions at once. */
+  resourceLimits: Record<string, number>;
+  /** Tasks an instance runs at once; 0 stops processing, Infinity for the file's -1. */
+  maxConcurrentExecutions: number;
+  /** completed_task_expiration in milliseconds. */
+  completedTaskExpirationMs: number;
+}
+
+/** Go's duration units (the schema's pattern), in milliseconds. */
+const DURATION_UNITS: Record<string, number> = {
+  ns: 1e-6,
+  us: 1e-3,
+  µs: 1e-3,
+  ms: 1,
+  s: 1000,
+  m: 60_000,
+  h: 3_600_000,
+};
+
+/** A Go duration (`720h`, `1h30m`, `1.5s`, `0`) in milliseconds; the schema has checked its form. */
+export function parseDuration(text: string): number {
+  let total = 0;
+  for (const [, amount, unit] of text.matchAll(/(\d+(?:\.\d+)?)(ns|us|µs|ms|s|m|h)/g)) {
+    total += Number(amount) * (DURATION_UNITS[unit as string] ?? 0);
+  }
+  return total;
+}
+
+let validator: ReturnType<Ajv['compile']> | undefined;
+
+/** The schema's validator; it fills in every default (nested sections' included). */
+function validateConfig(data: unknown): ErrorObject[] {
+  if (!validator) {
+    const schema = JSON.parse(
+      fs.readFileSync(path.join(SCHEMAS_DIR, 'config.schema.json'), 'utf8'),
+    ) as object;
+    validator = new Ajv({ allErrors: true, useDefaults: true, strict: true, verbose: true }).compile(schema);
+  }
+  return validator(data) ? [] : [...(validator.errors ?? [])];
+}
+
+/** Messages for the schema's patterns, which ajv would show as regular expressions. */
+const PATTERN_MESSAGES: Record<string, string> = {
+  database_url: 'must be a postgres:// or postgresql:// URL',
+  completed_task_expiration: 'must be a duration such as 720h, 1h30m or 90s',
+  trusted_header: 'must be an HTTP header name',
+  trusted_groups_header: 'must be an HTTP header name',
+  trusted_proxies: 'must be an IP address or a CIDR range',
+  allowed_hosts: 'must be a host name, without spaces',
+};
+
+function describeValue(value: unknown): string {
+  if (value === null || typeof value !== 'object') return ` (got ${JSON.stringify(value) ?? 'nothing'})`;
+  return Array.isArray(value) ? ' (got a list)' : ' (got a map)';
+}
+
+/** `/auth/trusted_proxies/0` → ['auth', 'trusted_proxies', 0]. */
+function fieldPath(instancePath: string, data: unknown): (string | number)[] {
+  const segments = instancePath === '' ? [] : instancePath.slice(1).split('/');
+  const result: (string | number)[] = [];
+  let node = data;
+  for (const raw of segments) {
+    const segment = raw.replace(/~1/g, '/').replace(/~0/g, '~');
+    const key = Array.isArray(node) ? Number(segment) : segment;
+    result.push(key);
+    node = (node as Record<string | number, unknown> | undefined)?.[key];
+  }
+  return result;
+}
+
+function valueAt(data: unknown, field: readonly (string | number)[]): unknown {
+  let node = data;
+  for (const key of field) node = (node as Record<string | number, unknown> | undefined)?.[key];
+  return node;
+}
+
+function messageOf(error: ErrorObject, key: string): string {
+  switch (error.keyword) {
+    case 'pattern':
+      return PATTERN_MESSAGES[key] ?? `must match ${String(error.params.pattern)}`;
+    case 'required':
+      return `needs "${String(error.params.missingProperty)}"`;
+    case 'minLength':
+      return 'must not be empty';
+    case 'type':
+      return `must be ${String(error.params.type).split(',').join(' or ')}`;
+    default:
+      return error.message ?? 'is invalid';
+  }
+}
+
+/** One schema violation as one line, placed where it was written. */
+function problem(error: ErrorObject, data: unknown, positions: PositionMap): { line: string; at: number[] } {
+  const field = fieldPath(error.instancePath, data);
+  if (error.keyword === 'additionalProperties') {
+    const key = String(error.params.additionalProperty);
+    const where = positions.keyAt([...field, key]);
+    const known = Object.keys((error.parentSchema?.properties as object | undefined) ?? {});
+    const suggestion = closest(key, known);
+    return {
+      line: `${where.file}:${where.line}:${where.column}: unknown key "${formatPath([...field, key])}"${suggestion ? ` (did you mean "${suggestion}"?)` : ''}`,
+      at: [where.line, where.column],
+    };
+  }
+  const where = positions.at(field);
+  const last = [...field].reverse().find((segment) => typeof segment === 'string');
+  const message = messageOf(error, last ?? '');
+  const shown = error.keyword === 'required' ? '' : describeValue(valueAt(data, field));
+  return {
+    line: `${where.file}:${where.line}:${where.column}: ${formatPath(field) || '(the file)'}: ${message}${shown}`,
+    at: [where.line, where.column],
+  };
+}
+
+/**
+ * Reads and checks a config file: its settings with every default filled in. `file`
+ * undefined means ./taskhost.yaml, which may be missing; a file that was named must exist
+ * (`named` says how it was named, for the message).
+ */
+export function loadConfigFile(
+  file: string | undefined,
+  named = '--config',
+): { file: string | null; values: ConfigFile; written: ReadonlySet<string> } {
+  const shown = file ?? DEFAULT_CONFIG_FILE;
+  let text: string | null;
+  try {
+    text = fs.readFileSync(shown, 'utf8');
+  } catch (error) {
+    const code = (error as NodeJS.ErrnoException).code;
+    if (code !== 'ENOENT' || file !== undefined) {
+      throw new TaskhostError(
+        'TH_CONFIG_INVALID',
+        `${file === undefined ? shown : named === 'TASKHOST_CONFIG' ? `TASKHOST_CONFIG=${file}` : `${named} ${file}`}: ${code === 'ENOENT' ? 'no such file' : `cannot be read (${code ?? (error as Error).message})`}`,
+      );
+    }
+    text = null;
+  }
+  if (text === null) return { file: null, values: withDefaults({}), written: new Set() };
+
+  const lineCounter = new LineCounter();
+  const document = parseDocument(text, { lineCounter, prettyErrors: true, uniqueKeys: true });
+  const [syntax] = document.errors;
+  if (syntax) {
+    const [start] = syntax.linePos ?? [{ line: 1, col: 1 }];
+    const message = (syntax.message.split('\n')[0] ?? '').replace(/ at line \d+, column \d+:?$/, '');
+    throw new TaskhostError('TH_CONFIG_INVALID', `${shown}:${start.line}:${start.col}: YAML: ${message}`);
+  }
+  let data: unknown;
+  try {
+    data = document.toJS({ maxAliasCount: 1000 }) as unknown;
+  } catch (error) {
+    throw new TaskhostError('TH_CONFIG_INVALID', `${shown}: YAML: ${(error as Error).message}`);
+  }
+  // An empty file (or one of comments only, as `taskhost init` writes it) sets nothing.
+  if (data === null || data === undefined) data = {};
+  if (typeof data !== 'object' || Array.isArray(data)) {
+    throw new TaskhostError('TH_CONFIG_INVALID', `${shown}:1:1: expected a map of settings (key: value)`);
+  }
+  // The keys the file sets, before the schema's defaults join them.
+  const written = new Set(Object.keys(data as object));
+  const errors = validateConfig(data);
+  if (errors.length > 0) {
+    // The first problem in the file, as a reader goes through it.
+    const positions = PositionMap.fromDocument(shown, document, lineCounter);
+    // A map with an unknown key is said to have that key rather than to miss one
+    // (`{valu: 1}`: "unknown key valu (did you mean value?)", not "needs value").
+    const misspelt = new Set(
+      errors.filter((error) => error.keyword === 'additionalProperties').map((error) => error.instancePath),
+    );
+    const [first] = errors
+      .filter((error) => error.keyword !== 'required' || !misspelt.has(error.instancePath))
+      .map((error) => problem(error, data, positions))
+      .sort((a, b) => (a.at[0] ?? 0) - (b.at[0] ?? 0) || (a.at[1] ?? 0) - (b.at[1] ?? 0));
+    throw new TaskhostError('TH_CONFIG_INVALID', (first as { line: string }).line, { details: errors });
+  }
+  return { file: shown, values: data as ConfigFile, written };
+}
+
+function withDefaults(data: Record<string, unknown>): ConfigFile {
+  validateConfig(data);
+  return data as unknown as ConfigFile;
+}
+
+/** A comma-separated list from the environment; undefined when the variable is unset or empty. */
+function envList(name: string): string[] | undefined {
+  const value = process.env[name]?.trim();
+  if (!value) return undefined;
+  return value
+    .split(',')
+    .map((item) => item.trim())
+    .filter((item) => item !== '');
+}
+
+const resolved = new WeakMap<Command, Settings>();
+
+/**
+ * The settings of the command about to run: reads its config file (`--config`,
+ * TASKHOST_CONFIG, or ./taskhost.yaml), merges the keys that are also its flags into its
+ * option values (when neither the command line nor the environment set them), and returns
+ * the others parsed. Done once per command; later calls return the same settings.
+ */
+export function settingsOf(command: Command): Settings {
+  const known = resolved.get(command);
+  if (known) return known;
+  const options = command.opts<{ config?: string }>();
+  const named = command.getOptionValueSource('config') === 'env' ? 'TASKHOST_CONFIG' : '--config';
+  const { values, file, written } = loadConfigFile(options.config, named);
+
+  for (const [key, attribute] of Object.entries(FLAG_KEYS)) {
+    const value = values[key as keyof typeof FLAG_KEYS];
+    if (!written.has(key) || value === null) continue;
+    if (!command.options.some((option) => option.attributeName() === attribute)) continue;
+    const source = command.getOptionValueSource(attribute);
+    if (source !== undefined && source !== 'default') continue;
+    // Flags hold strings (`--port 8081`); the command parses them as it always has.
+    command.setOptionValueWithSource(attribute, String(value), 'config');
+  }
+
+  const settings: Settings = {
+    file,
+    admins: envList('TASKHOST_ADMINS') ?? values.admins,
+    auth: {
+      usersFile: values.auth.users_file,
+      trustedHeader: values.auth.trusted_header,
+      trustedGroupsHeader: values.auth.trusted_groups_header,
+      trustedProxies: values.auth.trusted_proxies,
+    },
+    allowedHosts: values.allowed_hosts,
+    encryption: { keysFile: process.env.TASKHOST_KEYS_FILE?.trim() || values.encryption.keys_file },
+    config: values.config,
+    configValues: Object.fromEntries(Object.entries(values.config).map(([name, item]) => [name, item.value])),
+    resourceLimits: values.resource_limits,
+    maxConcurrentExecutions:
+      values.max_concurrent_executions === -1 ? Number.POSITIVE_INFINITY : values.max_concurrent_executions,
+    completedTaskExpirationMs: parseDuration(values.completed_task_expiration),
+  };
+  resolved.set(command, settings);
+  return settings;
+}
