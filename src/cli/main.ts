@@ -157,6 +157,9 @@ Exit code: 0 when the result has status 1, 1 otherwise, 2 for bad usage.`,
         ),
       )
       .addOption(
+        option('--scripts <dir>', 'where the script action finds its files', 'SCRIPTS').default('scripts'),
+      )
+      .addOption(
         option(
           '--output-cap <bytes>',
           'output a run keeps (head and tail); the rest is dropped',

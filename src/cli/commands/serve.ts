@@ -10,6 +10,7 @@ export interface ServeFlags extends StoreFlags {
   tasks: string;
   templates: string;
   functions: string;
+  scripts: string;
   outputCap: string;
 }
 
@@ -79,9 +80,31 @@ export async function serve(flags: ServeFlags, command: Command): Promise<number
         logLevel: process.env.TASKHOST_LOG_LEVEL ?? 'warn',
       },
     });
+    // The engine: any due resolution of the shared store may run here (engine/scheduler.ts).
+    const { engineServices } = await import('../../engine/engine.ts');
+    const { Scheduler } = await import('../../engine/scheduler.ts');
+    const scheduler = new Scheduler(
+      engineServices({
+        store,
+        hub,
+        owner,
+        scriptsDir: path.resolve(flags.scripts),
+        config: settings.configValues,
+        resourceLimits: settings.resourceLimits,
+        signal,
+        findTemplate: async (name) =>
+          catalog.templates.has(name.trim().toLowerCase()) ? catalog.snapshot(name) : undefined,
+      }),
+      {
+        maxConcurrent: settings.maxConcurrentExecutions,
+        onError: (error) => app.log.error({ err: error }, 'scheduling failed'),
+      },
+    );
     try {
       await app.listen({ port, host: flags.host });
+      await scheduler.start();
     } catch (error) {
+      await scheduler.stop();
       await app.close();
       await owner.stop();
       const code = (error as NodeJS.ErrnoException).code;
@@ -105,6 +128,9 @@ export async function serve(flags: ServeFlags, command: Command): Promise<number
     );
     await new Promise<void>((resolve) => signal.addEventListener('abort', () => resolve(), { once: true }));
     process.stderr.write('taskhost: stopping\n');
+    // No new claim; the resolutions under way were told through `signal` (their plugins
+    // cancelled) and settle before the store closes.
+    await scheduler.stop();
     await app.close();
     await owner.stop();
     return 0;

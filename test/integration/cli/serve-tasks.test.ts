@@ -1,0 +1,71 @@
+import assert from 'node:assert/strict';
+import fs from 'node:fs';
+import path from 'node:path';
+import { test } from 'node:test';
+import WebSocket from 'ws';
+import { cliEnv, startServe } from '../../helpers/cli.ts';
+import { tempDir } from '../../helpers/plugin-fixtures.ts';
+import { createTestDatabase } from '../../helpers/store.ts';
+
+/** `taskhost serve` runs the tasks created through its API: the scheduler is part of the server. */
+
+const database = await createTestDatabase();
+
+const AUTO = `name: auto
+description: runs at creation
+auto_runnable: true
+inputs: [{name: who}]
+steps:
+  greet:
+    action: {type: echo, configuration: {output: {text: 'hello {{input.who}}'}}}
+  shout:
+    dependencies: [greet]
+    action: {type: echo, configuration: {output: {text: '{{upper step.greet.output.text}}'}}}
+`;
+
+/** Every event of a task's stream, until the server closes it. */
+function followTask(
+  url: string,
+  id: string,
+): Promise<{ events: { type: string; state: string | null }[]; code: number }> {
+  const socket = new WebSocket(`${url.replace('http', 'ws')}/task/${id}/stream`);
+  const events: { type: string; state: string | null }[] = [];
+  return new Promise((resolve, reject) => {
+    socket.on('message', (data: Buffer) => {
+      const message = JSON.parse(data.toString('utf8')) as { type: string; state?: string | null };
+      if (message.type !== 'snapshot') events.push({ type: message.type, state: message.state ?? null });
+    });
+    socket.on('error', reject);
+    socket.on('close', (code) => resolve({ events, code }));
+  });
+}
+
+test('serve: a task created with POST /task of an auto_runnable template is run by the server to DONE', async (t) => {
+  const cwd = tempDir(t);
+  fs.mkdirSync(path.join(cwd, 'templates'));
+  fs.writeFileSync(path.join(cwd, 'templates', 'auto.yaml'), AUTO);
+  const server = await startServe([], { cwd, env: cliEnv({ DATABASE_URL: database.url }) });
+  t.after(async () => {
+    server.child.kill('SIGTERM');
+    await server.child;
+  });
+  const created = await fetch(`${server.url}/task`, {
+    method: 'POST',
+    headers: { 'content-type': 'application/json' },
+    body: JSON.stringify({ template_name: 'auto', input: { who: 'ann' } }),
+  });
+  assert.equal(created.status, 201);
+  const { id } = (await created.json()) as { id: string };
+  const followed = await followTask(server.url, id);
+  assert.equal(followed.code, 1000);
+  assert.deepEqual(followed.events.filter((event) => event.type === 'task').at(-1), {
+    type: 'task',
+    state: 'DONE',
+  });
+  const document = (await (await fetch(`${server.url}/task/${id}`)).json()) as {
+    state: string;
+    steps: Record<string, { state: string; output: unknown }>;
+  };
+  assert.equal(document.state, 'DONE');
+  assert.deepEqual(document.steps.shout?.output, { text: 'HELLO ANN' });
+});
