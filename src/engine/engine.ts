@@ -111,6 +111,6 @@ export async function resolveUntilSettled(
   }
 }
 
-export { cancelTask, createTask, taskDocument, type TaskDocument } from './tasks.ts';
+export { cancelTask, createTask, requestRun, taskDocument, type TaskDocument } from './tasks.ts';
 export { snapshotOf, type TemplateSnapshot } from './snapshot.ts';
 export { resolveCallback } from './callbacks.ts';

@@ -202,3 +202,36 @@ export async function cancelTask(store: Store, taskId: string): Promise<void> {
     if (task) await wakeParent(db, task, TaskState.CANCELLED);
   });
 }
+
+/**
+ * Asks for a resolution to run now (µTask's POST /resolution/:id/run): it becomes due at once
+ * (a TODO one TO_AUTORUN) and the schedulers are woken; whichever instance claims it runs
+ * it. A DONE or cancelled resolution, and one running right now, are refused.
+ */
+export async function requestRun(store: Store, resolutionId: string): Promise<void> {
+  await store.transaction(async (db) => {
+    const { rows } = await db.query<{ state: string; instance_id: string | null }>(
+      'SELECT state, instance_id FROM resolution WHERE id = $1 FOR UPDATE',
+      [resolutionId],
+    );
+    const resolution = rows[0];
+    if (!resolution) throw new TaskhostError('TH_TASK_NOT_FOUND', `no resolution ${resolutionId}`);
+    const refused =
+      resolution.state === ResolutionState.DONE ||
+      resolution.state === ResolutionState.CANCELLED ||
+      (resolution.state === ResolutionState.RUNNING && resolution.instance_id !== null);
+    if (refused) {
+      throw new TaskhostError(
+        'TH_RESOLUTION_STATE',
+        `can't run resolution ${resolutionId}: it is ${resolution.state}`,
+      );
+    }
+    await db.query(
+      `UPDATE resolution SET next_retry = now(),
+              state = CASE WHEN state = 'TODO' THEN 'TO_AUTORUN' ELSE state END
+        WHERE id = $1`,
+      [resolutionId],
+    );
+    await db.query(`SELECT pg_notify('taskhost_due', $1)`, [resolutionId]);
+  });
+}

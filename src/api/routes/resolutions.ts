@@ -1,5 +1,5 @@
 import type { FastifyInstance } from 'fastify';
-import { cancelTask } from '../../engine/engine.ts';
+import { cancelTask, requestRun } from '../../engine/engine.ts';
 import { TaskhostError } from '../../errors.ts';
 import { getResolution } from '../../store/queries/tasks.ts';
 import type { ServerDeps } from '../services.ts';
@@ -17,9 +17,27 @@ const errorSchema = {
 
 /**
  * µTask's resolution routes. `POST /resolution/:id/cancel` ends the resolution and its task
- * CANCELLED (µTask refuses a DONE, cancelled or running one: 409 here).
+ * CANCELLED (µTask refuses a DONE, cancelled or running one: 409 here). `POST
+ * /resolution/:id/run` makes it due now: a server instance's scheduler runs it.
  */
 export function resolutionRoutes(app: FastifyInstance, deps: ServerDeps): void {
+  app.post(
+    '/resolution/:id/run',
+    {
+      schema: {
+        summary:
+          'Run a resolution now (on whichever instance claims it); refused once done or cancelled, or while it runs',
+        tags: ['resolutions'],
+        params: resolutionIdParams,
+        response: { 204: { type: 'null' }, 404: errorSchema, 409: errorSchema },
+      },
+    },
+    async (request, reply) => {
+      const { id } = request.params as { id: string };
+      await requestRun(deps.store, id);
+      return reply.status(204).send();
+    },
+  );
   app.post(
     '/resolution/:id/cancel',
     {

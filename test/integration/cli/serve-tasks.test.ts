@@ -69,3 +69,39 @@ test('serve: a task created with POST /task of an auto_runnable template is run 
   assert.equal(document.state, 'DONE');
   assert.deepEqual(document.steps.shout?.output, { text: 'HELLO ANN' });
 });
+
+test('serve: a task that is not auto_runnable waits TODO until POST /resolution/:id/run, then runs to DONE', async (t) => {
+  const cwd = tempDir(t);
+  fs.mkdirSync(path.join(cwd, 'templates'));
+  fs.writeFileSync(
+    path.join(cwd, 'templates', 'manual.yaml'),
+    AUTO.replace('name: auto', 'name: manual').replace('auto_runnable: true', 'auto_runnable: false'),
+  );
+  const server = await startServe([], { cwd, env: cliEnv({ DATABASE_URL: database.url }) });
+  t.after(async () => {
+    server.child.kill('SIGTERM');
+    await server.child;
+  });
+  const post = (route: string, body?: unknown) =>
+    fetch(`${server.url}${route}`, {
+      method: 'POST',
+      headers: body === undefined ? {} : { 'content-type': 'application/json' },
+      body: body === undefined ? undefined : JSON.stringify(body),
+    });
+  const created = (await (await post('/task', { template_name: 'manual', input: { who: 'bo' } })).json()) as {
+    id: string;
+    state: string;
+    resolution: { id: string; state: string };
+  };
+  assert.equal(created.state, 'TODO');
+  assert.equal((await post(`/resolution/${created.resolution.id}/run`)).status, 204);
+  const followed = await followTask(server.url, created.id);
+  assert.deepEqual(followed.events.filter((event) => event.type === 'task').at(-1), {
+    type: 'task',
+    state: 'DONE',
+  });
+  const again = await post(`/resolution/${created.resolution.id}/run`);
+  assert.equal(again.status, 409);
+  assert.match(((await again.json()) as { error: string }).error, /it is DONE/);
+  assert.equal((await post('/resolution/00000000-0000-0000-0000-000000000000/run')).status, 404);
+});
