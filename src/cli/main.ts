@@ -306,6 +306,40 @@ Exit code: 0 when the task is DONE, 1 when it is not, 2 for bad usage or an inva
     .addOption(option('--since <seq>', 'resume after this event number', 'SINCE').default('0'))
     .action(run(async () => (await import('./commands/watch.ts')).watchRun));
 
+  const server = (): Option =>
+    option('--server <url>', 'the taskhost server', 'SERVER').default('http://127.0.0.1:8081');
+  const taskCommand = program.command('task').description('tasks on a running server (taskhost serve)');
+  taskCommand
+    .command('create')
+    .description("create a task from one of the server's templates")
+    .argument('<template>', 'the template name')
+    .addOption(option('--input <key=value>', 'a task input (repeat for several)', 'INPUT').argParser(collect))
+    .addOption(option('--watch', 'follow the task until it ends (exit code from its state)', 'WATCH'))
+    .addOption(option('--json', 'print the task document as JSON', 'JSON'))
+    .addOption(server())
+    .action(run(async () => (await import('./commands/task.ts')).taskCreate));
+  taskCommand
+    .command('list')
+    .description('list tasks, newest first')
+    .addOption(option('--state <state>', 'only tasks in this state', 'STATE'))
+    .addOption(option('--template <name>', 'only tasks of this template', 'TEMPLATE'))
+    .addOption(option('--json', 'print JSON instead of a table', 'JSON'))
+    .addOption(server())
+    .action(run(async () => (await import('./commands/task.ts')).taskList));
+  taskCommand
+    .command('show')
+    .description('show a task and its steps (exit 0 when DONE)')
+    .argument('<id>', 'the task id')
+    .addOption(option('--json', 'print the task document as JSON', 'JSON'))
+    .addOption(server())
+    .action(run(async () => (await import('./commands/task.ts')).taskShow));
+  taskCommand
+    .command('watch')
+    .description("follow a task's live stream: step states and plugin lines (exit code from its final state)")
+    .argument('<id>', 'the task id')
+    .addOption(server())
+    .action(run(async () => (await import('./commands/task.ts')).taskWatch));
+
   return program;
 }
 

@@ -1,0 +1,144 @@
+import { TaskhostError } from '../../errors.ts';
+import { requestJson } from '../http-client.ts';
+import { formatTable, paint, printJson, useColour } from '../output.ts';
+import { followStream } from '../stream-client.ts';
+
+/**
+ * `taskhost task create|list|show|watch`: the task API of a running server (`--server`,
+ * TASKHOST_SERVER), as µTask's CLI users know it. `watch` follows the task's stream: its
+ * steps' state changes and their plugins' lines, live; the exit code says how it ended.
+ */
+
+interface ServerFlags {
+  server: string;
+}
+
+/** Task states after which a watch ends with the task's verdict. */
+const FINAL_TASK_STATES: ReadonlySet<string> = new Set(['DONE', 'CANCELLED', 'WONTFIX', 'BLOCKED']);
+
+function pairs(values: readonly string[] | undefined): Record<string, unknown> {
+  const result: Record<string, unknown> = {};
+  for (const pair of values ?? []) {
+    const equals = pair.indexOf('=');
+    if (equals <= 0) throw new TaskhostError('TH_CLI_USAGE', `--input ${pair}: expected KEY=VALUE`);
+    const key = pair.slice(0, equals);
+    const value = pair.slice(equals + 1);
+    const existing = result[key];
+    result[key] =
+      existing === undefined ? value : [...(Array.isArray(existing) ? existing : [existing]), value];
+  }
+  return result;
+}
+
+export async function taskCreate(
+  template: string,
+  flags: ServerFlags & { input?: string[]; watch?: boolean; json?: boolean },
+): Promise<number> {
+  const { body } = await requestJson(flags.server, 'POST', '/task', {
+    template_name: template,
+    input: pairs(flags.input),
+  });
+  const id = String(body.id);
+  if (flags.json && !flags.watch) printJson(body);
+  else if (!flags.watch) process.stdout.write(`${id}\n`);
+  if (!flags.watch) return 0;
+  process.stderr.write(`taskhost: task ${id}\n`);
+  return taskWatch(id, flags);
+}
+
+export async function taskList(
+  flags: ServerFlags & { state?: string; template?: string; json?: boolean },
+): Promise<number> {
+  const query = new URLSearchParams();
+  if (flags.state) query.set('state', flags.state);
+  if (flags.template) query.set('template', flags.template);
+  const { body } = await requestJson(flags.server, 'GET', `/task${query.size > 0 ? `?${query}` : ''}`);
+  const tasks = (Array.isArray(body) ? body : []) as Record<string, unknown>[];
+  if (flags.json) {
+    printJson(tasks);
+    return 0;
+  }
+  if (tasks.length === 0) {
+    process.stdout.write('no tasks\n');
+    return 0;
+  }
+  process.stdout.write(
+    `${formatTable(
+      ['ID', 'STATE', 'TEMPLATE', 'TITLE', 'CREATED'],
+      tasks.map((task) => [
+        String(task.id),
+        String(task.state),
+        String(task.template_name),
+        String(task.title),
+        String(task.created),
+      ]),
+    )}\n`,
+  );
+  return 0;
+}
+
+export async function taskShow(id: string, flags: ServerFlags & { json?: boolean }): Promise<number> {
+  const { body } = await requestJson(flags.server, 'GET', `/task/${encodeURIComponent(id)}`);
+  if (flags.json) {
+    printJson(body);
+    return 0;
+  }
+  const resolution = (body.resolution ?? {}) as Record<string, unknown>;
+  process.stdout.write(
+    `task ${String(body.id)} · ${String(body.template_name)} · ${String(body.state)} (resolution ${String(resolution.state)})\n` +
+      `title: ${String(body.title)}\n`,
+  );
+  const steps = Object.entries((body.steps ?? {}) as Record<string, Record<string, unknown>>);
+  if (steps.length > 0) {
+    process.stdout.write(
+      `${formatTable(
+        ['STEP', 'STATE', 'TRIES', 'ERROR'],
+        steps.map(([name, step]) => [
+          name,
+          String(step.state),
+          String(step.try_count),
+          String(step.error ?? ''),
+        ]),
+      )}\n`,
+    );
+  }
+  return body.state === 'DONE' ? 0 : 1;
+}
+
+export async function taskWatch(id: string, flags: ServerFlags): Promise<number> {
+  const colour = useColour(process.stdout);
+  const out = (text: string): boolean => process.stdout.write(`${text}\n`);
+  const tint = (state: string) =>
+    state === 'DONE' ? 'green' : /ERROR|CRASHED|BLOCKED|CANCELLED/.test(state) ? 'red' : 'cyan';
+  let finalState: string | undefined;
+  const followed = await followStream(flags.server, `/task/${encodeURIComponent(id)}/stream`, 0, {
+    onSnapshot: (message) => {
+      const task = (message.task ?? {}) as Record<string, unknown>;
+      out(
+        paint(
+          colour,
+          'bold',
+          `task ${String(task.id)} · ${String(task.template_name)} · ${String(task.state)}`,
+        ),
+      );
+    },
+    onEvent: (event) => {
+      const state = event.state ?? '';
+      if (event.type === 'log') {
+        const text = `${paint(colour, 'dim', `[${event.step ?? ''}]`)} ${event.line ?? ''}`;
+        out(event.stream === 'stderr' ? paint(colour, 'yellow', text) : text);
+      } else if (event.type === 'step') {
+        const error =
+          typeof event.data?.error === 'string' && event.data.error ? `: ${event.data.error}` : '';
+        out(
+          `${paint(colour, 'dim', '── step')} ${event.step ?? ''} ${paint(colour, tint(state), state)}${error}`,
+        );
+      } else {
+        out(`${paint(colour, 'dim', `── ${event.type}`)} ${paint(colour, tint(state), state)}`);
+        if (event.type === 'task') finalState = state;
+      }
+    },
+  });
+  const state = finalState ?? (followed.snapshot?.task as Record<string, unknown> | undefined)?.state;
+  return typeof state === 'string' && FINAL_TASK_STATES.has(state) && state === 'DONE' ? 0 : 1;
+}
