@@ -165,6 +165,13 @@ Exit code: 0 when the result has status 1, 1 otherwise, 2 for bad usage.`,
           'output a run keeps (head and tail); the rest is dropped',
           'OUTPUT_CAP',
         ).default(String(1024 * 1024)),
+      )
+      .addOption(
+        option(
+          '--shutdown-timeout <seconds>',
+          'on SIGTERM, how long running steps may go on before they are cancelled and their tasks released',
+          'SHUTDOWN_TIMEOUT',
+        ).default('30'),
       ),
   ).action(run(async () => (await import('./commands/serve.ts')).serve));
 

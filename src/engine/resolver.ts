@@ -591,7 +591,10 @@ class Resolution {
   }
 
   private async settle(candidate: string): Promise<ResolutionOutcome> {
-    let state = candidate;
+    // Stopped before its end (a server shutting down): released at once, as CRASHED, for
+    // any instance to take over, rather than left to a retry delay.
+    let state =
+      this.abort.signal.aborted && candidate === ResolutionState.ERROR ? ResolutionState.CRASHED : candidate;
     let taskState: string = TaskState.RUNNING;
     let nextRetry: Date | null = null;
     let result: unknown;

@@ -12,6 +12,7 @@ export interface ServeFlags extends StoreFlags {
   functions: string;
   scripts: string;
   outputCap: string;
+  shutdownTimeout: string;
 }
 
 /** Loopback addresses only, until authentication exists (SPEC section 8). */
@@ -33,6 +34,7 @@ export async function serve(flags: ServeFlags, command: Command): Promise<number
   const settings = settingsOf(command);
   const port = positiveInteger(flags.port, '--port', 65535);
   const outputCapBytes = positiveInteger(flags.outputCap, '--output-cap');
+  const shutdownTimeoutMs = positiveInteger(flags.shutdownTimeout, '--shutdown-timeout', 86_400) * 1000;
   if (!isLoopback(flags.host)) {
     throw new TaskhostError(
       'TH_CONFIG_INVALID',
@@ -83,6 +85,9 @@ export async function serve(flags: ServeFlags, command: Command): Promise<number
     // The engine: any due resolution of the shared store may run here (engine/scheduler.ts).
     const { engineServices } = await import('../../engine/engine.ts');
     const { Scheduler } = await import('../../engine/scheduler.ts');
+    // The engine's own signal: a stop first lets running steps go on (up to the shutdown
+    // timeout), then cancels them; their tasks are then released to the other instances.
+    const engineStop = new AbortController();
     const scheduler = new Scheduler(
       engineServices({
         store,
@@ -91,7 +96,7 @@ export async function serve(flags: ServeFlags, command: Command): Promise<number
         scriptsDir: path.resolve(flags.scripts),
         config: settings.configValues,
         resourceLimits: settings.resourceLimits,
-        signal,
+        signal: engineStop.signal,
         findTemplate: async (name) =>
           catalog.templates.has(name.trim().toLowerCase()) ? catalog.snapshot(name) : undefined,
       }),
@@ -128,9 +133,12 @@ export async function serve(flags: ServeFlags, command: Command): Promise<number
     );
     await new Promise<void>((resolve) => signal.addEventListener('abort', () => resolve(), { once: true }));
     process.stderr.write('taskhost: stopping\n');
-    // No new claim; the resolutions under way were told through `signal` (their plugins
-    // cancelled) and settle before the store closes.
+    // No new claim. The resolutions under way may finish within the shutdown timeout; past
+    // it their plugins are cancelled, and the unfinished tasks end CRASHED, which any other
+    // instance claims at once. Either way all of it is stored before the store closes.
+    const deadline = setTimeout(() => engineStop.abort('the server is stopping'), shutdownTimeoutMs);
     await scheduler.stop();
+    clearTimeout(deadline);
     await app.close();
     await owner.stop();
     return 0;

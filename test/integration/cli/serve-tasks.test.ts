@@ -1,10 +1,10 @@
 import assert from 'node:assert/strict';
 import fs from 'node:fs';
 import path from 'node:path';
-import { test } from 'node:test';
+import { test, type TestContext } from 'node:test';
 import WebSocket from 'ws';
 import { cliEnv, startServe } from '../../helpers/cli.ts';
-import { tempDir } from '../../helpers/plugin-fixtures.ts';
+import { fixturePath, tempDir, waitForFile } from '../../helpers/plugin-fixtures.ts';
 import { createTestDatabase } from '../../helpers/store.ts';
 
 /** `taskhost serve` runs the tasks created through its API: the scheduler is part of the server. */
@@ -104,4 +104,86 @@ test('serve: a task that is not auto_runnable waits TODO until POST /resolution/
   assert.equal(again.status, 409);
   assert.match(((await again.json()) as { error: string }).error, /it is DONE/);
   assert.equal((await post('/resolution/00000000-0000-0000-0000-000000000000/run')).status, 404);
+});
+
+const GATED = (log: string, gate: string) => `name: gated
+description: a plugin step that waits for a gate file
+auto_runnable: true
+steps:
+  wait:
+    idempotent: true
+    action: {type: overlap, configuration: {log: '${log}', gate: '${gate}'}}
+`;
+
+async function gatedProject(t: TestContext) {
+  const cwd = tempDir(t);
+  fs.mkdirSync(path.join(cwd, 'templates'));
+  const log = path.join(cwd, 'log');
+  const gate = path.join(cwd, 'gate');
+  fs.writeFileSync(path.join(cwd, 'templates', 'gated.yaml'), GATED(log, gate));
+  fs.mkdirSync(path.join(cwd, 'tasks'));
+  fs.symlinkSync(fixturePath('overlap.sh'), path.join(cwd, 'tasks', 'overlap.sh'));
+  return { cwd, log, gate };
+}
+
+async function createTask(url: string, template: string): Promise<string> {
+  const created = await fetch(`${url}/task`, {
+    method: 'POST',
+    headers: { 'content-type': 'application/json' },
+    body: JSON.stringify({ template_name: template, input: {} }),
+  });
+  assert.equal(created.status, 201);
+  return ((await created.json()) as { id: string }).id;
+}
+
+test('serve on SIGTERM lets a running step finish within --shutdown-timeout: the task ends DONE, serve exits 0', async (t) => {
+  const { cwd, log, gate } = await gatedProject(t);
+  const server = await startServe([], { cwd, env: cliEnv({ DATABASE_URL: database.url }) });
+  const id = await createTask(server.url, 'gated');
+  await waitForFile(log, { ready: (text) => text.includes('start') });
+  server.child.kill('SIGTERM');
+  fs.writeFileSync(gate, '');
+  const ended = await server.child;
+  assert.equal(ended.exitCode, 143);
+  const { rows } = await database.store.query<{ state: string }>('SELECT state FROM task WHERE id = $1', [
+    id,
+  ]);
+  assert.equal(rows[0]?.state, 'DONE');
+});
+
+test('serve on SIGTERM past --shutdown-timeout cancels the step and releases its task, which another instance finishes', async (t) => {
+  const { cwd, log, gate } = await gatedProject(t);
+  const env = cliEnv({ DATABASE_URL: database.url });
+  const first = await startServe(['--shutdown-timeout', '0'], { cwd, env });
+  const id = await createTask(first.url, 'gated');
+  await waitForFile(log, { ready: (text) => text.includes('start') });
+  first.child.kill('SIGTERM');
+  await first.child;
+  const released = await database.store.query<{ state: string }>(
+    'SELECT r.state FROM resolution r WHERE r.task_id = $1',
+    [id],
+  );
+  assert.equal(released.rows[0]?.state, 'CRASHED');
+  fs.writeFileSync(gate, '');
+  const second = await startServe([], { cwd, env });
+  t.after(async () => {
+    second.child.kill('SIGTERM');
+    await second.child;
+  });
+  const followed = await followTask(second.url, id);
+  assert.deepEqual(followed.events.filter((event) => event.type === 'task').at(-1), {
+    type: 'task',
+    state: 'DONE',
+  });
+  const runs = await database.store.query<{ attempt: number; state: string }>(
+    `SELECT attempt, state FROM run WHERE task_id = $1 ORDER BY attempt`,
+    [id],
+  );
+  assert.deepEqual(
+    runs.rows.map((run) => [run.attempt, run.state]),
+    [
+      [1, 'SERVER_ERROR'],
+      [2, 'DONE'],
+    ],
+  );
 });
