@@ -1,4 +1,5 @@
 import type { Store } from '../store/store.ts';
+import { recollectLocalRuns } from '../runs/recollect.ts';
 import { failLiveRuns } from '../store/queries/runs.ts';
 import { isTaskhostError } from '../errors.ts';
 import { runResolutionOnce, type EngineServices, type ResolutionOutcome } from './resolver.ts';
@@ -13,7 +14,9 @@ import { runResolutionOnce, type EngineServices, type ResolutionOutcome } from '
  * instances run one at once. A NOTIFY on `taskhost_due` wakes the loop at once; a poll is
  * the fallback (a lost notification, a next_retry reached).
  *
- * Crash re-collection across hosts: a server instance whose heartbeat is older than
+ * Crash re-collection: a taskhost process of this host that died is found by its pid at
+ * every pass (runs/recollect.ts: its plugin groups killed, its runs failed). Across hosts,
+ * a server instance whose heartbeat is older than
  * `deathTimeoutMs` is dead. A live one removes its row (its resolutions' owner becomes
  * NULL: RUNNING and ownerless means crashed, recovered per `idempotent` when claimed) and
  * marks its unfinished runs failed.
@@ -112,6 +115,9 @@ export class Scheduler {
   }
 
   private async claimPass(): Promise<void> {
+    // A taskhost of this host that died (even SIGKILLed) is seen at once by its pid: its
+    // plugins are killed and its runs failed; its resolutions, ownerless, are taken below.
+    await recollectLocalRuns(this.store, this.services.owner?.id ?? null);
     await this.collectDeadInstances();
     const room = this.maxConcurrent - this.running.size;
     if (room <= 0) return;
