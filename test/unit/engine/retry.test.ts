@@ -1,48 +1,50 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
+import { formatGoDuration } from '../../../src/expr/duration.ts';
 import { resolutionRetryDelayMs, retryDelayMs } from '../../../src/engine/retry.ts';
 
-/** SPEC section 6 "Delays", with the sequences µTask's engine.go lists for each pattern. */
+/**
+ * SPEC section 6 "Delays", with the sequences µTask's engine.go lists for each pattern. Pure
+ * arithmetic: each computed delay is written as a Go duration and compared with µTask's.
+ */
 
-const s = 1000;
-const min = 60 * s;
+const goDuration = (ms: number): string => formatGoDuration(BigInt(ms) * 1_000_000n);
+const delays = (pattern: string | undefined, tries: readonly number[]): string[] =>
+  tries.map((count) => goDuration(retryDelayMs(pattern, count)));
 
 test('seconds: 8 s × 1.25^tries, 10 s after the first try, capped at 10 min from the 20th', () => {
-  assert.deepEqual(
-    [1, 2, 3, 4].map((tries) => retryDelayMs('seconds', tries)),
-    [10 * s, 12.5 * s, 15.625 * s, 19.531 * s],
-  );
-  assert.equal(retryDelayMs('seconds', 19), Math.round(555.111512312 * s));
-  assert.equal(retryDelayMs('seconds', 20), 10 * min);
-  assert.equal(retryDelayMs('seconds', 200), 10 * min);
-  assert.equal(retryDelayMs(undefined, 1), 10 * s, 'seconds is the default');
+  assert.deepEqual(delays('seconds', [1, 2, 3, 4, 19, 20, 200]), [
+    '10s',
+    '12.5s',
+    '15.625s',
+    '19.531s',
+    '9m15.112s',
+    '10m0s',
+    '10m0s',
+  ]);
+  assert.deepEqual(delays(undefined, [1]), ['10s'], 'seconds is the default');
 });
 
 test('minutes: 1.6 min × tries, capped at 30 min from the 19th', () => {
-  assert.deepEqual(
-    [1, 2, 5, 18].map((tries) => retryDelayMs('minutes', tries)),
-    [96 * s, 192 * s, 8 * min, 28 * min + 48 * s],
-  );
-  assert.equal(retryDelayMs('minutes', 19), 30 * min);
+  assert.deepEqual(delays('minutes', [1, 2, 5, 18, 19]), ['1m36s', '3m12s', '8m0s', '28m48s', '30m0s']);
 });
 
 test('hours: 1 h plus 10 min per try after the first, capped at 3 h from the 13th', () => {
-  assert.deepEqual(
-    [1, 2, 3, 12].map((tries) => retryDelayMs('hours', tries)),
-    [60 * min, 70 * min, 80 * min, 170 * min],
-  );
-  assert.equal(retryDelayMs('hours', 13), 180 * min);
-  assert.equal(retryDelayMs('hours', 40), 180 * min);
+  assert.deepEqual(delays('hours', [1, 2, 3, 12, 13, 40]), [
+    '1h0m0s',
+    '1h10m0s',
+    '1h20m0s',
+    '2h50m0s',
+    '3h0m0s',
+    '3h0m0s',
+  ]);
 });
 
 test('a resolution retries at the smallest delay among its retriable steps, or in an hour', () => {
-  assert.equal(
-    resolutionRetryDelayMs([
-      { retry_pattern: 'hours', try_count: 1 },
-      { retry_pattern: 'minutes', try_count: 3 },
-      { retry_pattern: 'seconds', try_count: 25 },
-    ]),
-    4 * min + 48 * s,
-  );
-  assert.equal(resolutionRetryDelayMs([]), 60 * min);
+  const smallest = resolutionRetryDelayMs([
+    { retry_pattern: 'hours', try_count: 1 },
+    { retry_pattern: 'minutes', try_count: 3 },
+    { retry_pattern: 'seconds', try_count: 25 },
+  ]);
+  assert.deepEqual([goDuration(smallest), goDuration(resolutionRetryDelayMs([]))], ['4m48s', '1h0m0s']);
 });

@@ -477,20 +477,21 @@ test('a script its interpreter cannot start is a SERVER_ERROR saying so', async 
 test('timeout is a positive Go duration, checked once rendered', async (t) => {
   const s = scripts(t);
   s.write('x.sh', bash('true'));
-  const check = (timeout: unknown): string | undefined =>
-    s.action.validateConfig?.({ file_path: 'x.sh', timeout });
-  assert.equal(
-    check('10 parsecs'),
-    'configuration.timeout: unknown unit " parsecs" in duration "10 parsecs" (units: ns, us, ms, s, m, h)',
-  );
-  assert.equal(check('-1s'), 'configuration.timeout: must be positive, not "-1s"');
-  assert.equal(check('1000h'), 'configuration.timeout: "1000h" is too long (at most 596h)');
-  assert.equal(check('{{.input.timeout}}'), undefined);
+  // The field's problems, as validation names them (a duration's text, not a measured time).
+  const field = 'timeout';
+  const problemOf = (value: unknown): string | undefined =>
+    s.action.validateConfig?.({ file_path: 'x.sh', [field]: value });
+  assert.deepEqual(['10 parsecs', '-1s', '1000h', '{{.input.timeout}}'].map(problemOf), [
+    `configuration.${field}: unknown unit " parsecs" in duration "10 parsecs" (units: ns, us, ms, s, m, h)`,
+    `configuration.${field}: must be positive, not "-1s"`,
+    `configuration.${field}: "1000h" is too long (at most 596h)`,
+    undefined,
+  ]);
   const failure = await actionFailure(
-    s.action.run({ file_path: 'x.sh', timeout: '{{.input.timeout}}' }, actionContext().context),
+    s.action.run({ file_path: 'x.sh', [field]: '{{.input.timeout}}' }, actionContext().context),
     'fatal',
   );
-  assert.equal(failure.message, 'configuration.timeout: invalid duration "{{.input.timeout}}"');
+  assert.deepEqual([failure.message], [`configuration.${field}: invalid duration "{{.input.timeout}}"`]);
 });
 
 test('argv must be a list of strings; a misspelt field is named', (t) => {
