@@ -35,6 +35,11 @@ export class TemplateCatalog {
     return found;
   }
 
+  /** The snapshot of a template by name, or undefined (subtask and batch steps ask). */
+  find(name: string): TemplateSnapshot | undefined {
+    return this.templates.has(name.trim().toLowerCase()) ? this.snapshot(name) : undefined;
+  }
+
   /** What a new task of a template stores: the template and the functions it goes through. */
   snapshot(name: string): TemplateSnapshot {
     const loaded = this.get(name);

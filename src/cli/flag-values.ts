@@ -48,3 +48,21 @@ export function timeoutFlag(seconds: string | undefined): number | undefined {
   if (!Number.isFinite(value) || value <= 0) throw usage('--timeout must be a positive number of seconds');
   return Math.round(value * 1000);
 }
+
+/**
+ * `--input k=v` flags (repeated) as an object; a key given twice makes a list (a collection
+ * input). `flag` names the flag in the error of a pair without `=`.
+ */
+export function keyValuePairs(values: readonly string[] | undefined, flag: string): Record<string, unknown> {
+  const result: Record<string, unknown> = {};
+  for (const pair of values ?? []) {
+    const equals = pair.indexOf('=');
+    if (equals <= 0) throw usage(`${flag} ${pair}: expected KEY=VALUE`);
+    const key = pair.slice(0, equals);
+    const value = pair.slice(equals + 1);
+    const existing = result[key];
+    result[key] =
+      existing === undefined ? value : [...(Array.isArray(existing) ? existing : [existing]), value];
+  }
+  return result;
+}

@@ -1,3 +1,4 @@
+import { isRecord } from '../template/data.ts';
 import { createHash, randomBytes, randomUUID, timingSafeEqual } from 'node:crypto';
 import { TaskhostError } from '../errors.ts';
 import { checkAgainst, compileSchema } from '../schema/json-schema.ts';
@@ -18,10 +19,6 @@ function hashToken(token: string): string {
   return createHash('sha256').update(token).digest('hex');
 }
 
-function isPlainObject(value: unknown): value is Record<string, unknown> {
-  return value !== null && typeof value === 'object' && !Array.isArray(value);
-}
-
 /** A schema given as a JSON text (µTask's form) or an object. */
 function schemaOf(value: unknown): Record<string, unknown> | undefined {
   if (value === undefined || value === null || value === '') return undefined;
@@ -33,7 +30,7 @@ function schemaOf(value: unknown): Record<string, unknown> | undefined {
       throw new ActionError('client', `configuration.schema: not JSON: ${(error as Error).message}`);
     }
   }
-  if (!isPlainObject(schema)) {
+  if (!isRecord(schema)) {
     throw new ActionError('client', 'configuration.schema: a JSON Schema object is expected');
   }
   try {
@@ -57,7 +54,7 @@ export function callbackAction(store: Store, baseUrl: string): ActionRunner {
   return {
     type: 'callback',
     async run(configuration: unknown, context: ActionContext): Promise<ActionResult> {
-      const config = isPlainObject(configuration) ? configuration : {};
+      const config = isRecord(configuration) ? configuration : {};
       if (config.action === 'create') {
         const schema = schemaOf(config.schema);
         const id = randomUUID();

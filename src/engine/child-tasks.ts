@@ -1,3 +1,4 @@
+import { isRecord } from '../template/data.ts';
 import { randomUUID } from 'node:crypto';
 import { getTask, type TaskRow } from '../store/queries/tasks.ts';
 import type { Queryable, Store } from '../store/store.ts';
@@ -48,10 +49,6 @@ async function childrenOf(db: Queryable, taskId: string, stepName: string): Prom
     [taskId, stepName],
   );
   return rows;
-}
-
-function isPlainObject(value: unknown): value is Record<string, unknown> {
-  return value !== null && typeof value === 'object' && !Array.isArray(value);
 }
 
 /** µTask's "a JSON array in a string" fields (resolver_usernames: '["a"]'), or a list. */
@@ -173,11 +170,11 @@ export function subtaskAction(services: ChildTaskServices): ActionRunner {
   return {
     type: 'subtask',
     async run(configuration: unknown, context: ActionContext): Promise<ActionResult> {
-      const config = isPlainObject(configuration) ? configuration : {};
+      const config = isRecord(configuration) ? configuration : {};
       let [child] = await childrenOf(services.store, context.taskId, context.stepName);
       if (!child) {
         const snapshot = await templateNamed(services, config.template, 'template');
-        let input = isPlainObject(config.input) ? config.input : {};
+        let input = isRecord(config.input) ? config.input : {};
         if (typeof config.json_input === 'string' && config.json_input !== '') {
           try {
             input = JSON.parse(config.json_input) as Record<string, unknown>;
@@ -187,7 +184,7 @@ export function subtaskAction(services: ChildTaskServices): ActionRunner {
         }
         const parent = await parentOf(services.store, context);
         await createChild(services, parent, context, snapshot, input, {
-          tags: isPlainObject(config.tags) ? (config.tags as Record<string, string>) : undefined,
+          tags: isRecord(config.tags) ? (config.tags as Record<string, string>) : undefined,
           watchers: nameList(config.watcher_usernames, 'watcher_usernames'),
           resolvers: nameList(config.resolver_usernames, 'resolver_usernames'),
         });
@@ -208,7 +205,7 @@ export function batchAction(services: ChildTaskServices): ActionRunner {
   return {
     type: 'batch',
     async run(configuration: unknown, context: ActionContext): Promise<ActionResult> {
-      const config = isPlainObject(configuration) ? configuration : {};
+      const config = isRecord(configuration) ? configuration : {};
       let children = await childrenOf(services.store, context.taskId, context.stepName);
       const batchId = randomUUID();
       if (children.length === 0) {
@@ -225,10 +222,10 @@ export function batchAction(services: ChildTaskServices): ActionRunner {
         const common = (parse(config.common_json_inputs, 'common_json_inputs') ??
           config.common_inputs ??
           {}) as unknown;
-        if (!Array.isArray(inputs) || !inputs.every(isPlainObject)) {
+        if (!Array.isArray(inputs) || !inputs.every(isRecord)) {
           throw new ActionError('client', 'configuration.inputs: a list of input maps is expected');
         }
-        if (!isPlainObject(common)) {
+        if (!isRecord(common)) {
           throw new ActionError('client', 'configuration.common_inputs: a map is expected');
         }
         const parent = await parentOf(services.store, context);
@@ -242,7 +239,7 @@ export function batchAction(services: ChildTaskServices): ActionRunner {
             {
               index,
               tags: {
-                ...(isPlainObject(config.tags) ? (config.tags as Record<string, string>) : {}),
+                ...(isRecord(config.tags) ? (config.tags as Record<string, string>) : {}),
                 _taskhost_batch_id: batchId,
               },
               watchers: nameList(config.watcher_usernames, 'watcher_usernames'),

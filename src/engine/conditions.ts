@@ -9,20 +9,7 @@
  * puts the step in SERVER_ERROR (skip) or AFTERRUN_ERROR (check) with its message.
  */
 import { compileGoRegex } from '../expr/go-regex.ts';
-
-export const Operator = {
-  EQ: 'EQ',
-  NE: 'NE',
-  GT: 'GT',
-  LT: 'LT',
-  GE: 'GE',
-  LE: 'LE',
-  REGEXP: 'REGEXP',
-  NOTREGEXP: 'NOTREGEXP',
-  IN: 'IN',
-  NOTIN: 'NOTIN',
-} as const;
-export type Operator = (typeof Operator)[keyof typeof Operator];
+import { Operator } from '../template/types.ts';
 
 const OPERATORS: ReadonlySet<string> = new Set(Object.values(Operator));
 const DEFAULT_SEPARATOR = ',';

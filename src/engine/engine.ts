@@ -50,19 +50,16 @@ export function engineServices(options: EngineOptions): EngineServices {
   ]) {
     builtins.set(runner.type, runner);
   }
-  const plugins = new Map<string, Promise<ActionRunner | undefined>>();
+  // Plugins are read from the registry at each ask (a server's registry changes while it
+  // runs); a resolution run keeps what it found (resolver.ts), so a chain of steps of one
+  // plugin reads it once.
   const resolveAction = (type: string): Promise<ActionRunner | undefined> => {
     const builtin = builtins.get(type);
     if (builtin) return Promise.resolve(builtin);
-    let plugin = plugins.get(type);
-    if (!plugin) {
-      plugin = loadPlugin(options.store, type).then(
-        (runnable) => pluginAction(options.store, runnable),
-        () => undefined,
-      );
-      plugins.set(type, plugin);
-    }
-    return plugin;
+    return loadPlugin(options.store, type).then(
+      (runnable) => pluginAction(options.store, runnable),
+      () => undefined,
+    );
   };
   const services: EngineServices = {
     store: options.store,

@@ -1,3 +1,4 @@
+import { isRecord } from '../template/data.ts';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { checkAgainst } from '../schema/json-schema.ts';
 import { customStatesOf, functionChain, preHookOf } from '../template/functions.ts';
@@ -33,10 +34,7 @@ export interface StepEnvironment {
 }
 
 /** What executing a step gives: the fields of the step to write back. */
-export type Executed = Pick<
-  LiveStep,
-  'state' | 'output' | 'metadata' | 'error' | 'try_count' | 'tags' | 'runDetails'
->;
+export type Executed = Pick<LiveStep, 'state' | 'output' | 'metadata' | 'error' | 'try_count' | 'runDetails'>;
 
 interface Execution {
   runner: ActionRunner;
@@ -46,17 +44,13 @@ interface Execution {
   functionArgs: Record<string, unknown> | undefined;
 }
 
-function isPlainObject(value: unknown): value is Record<string, unknown> {
-  return value !== null && typeof value === 'object' && !Array.isArray(value);
-}
-
 /** A base configuration under a configuration: the configuration's keys win, objects merge. */
 function mergeUnder(base: Record<string, unknown>, configuration: unknown): unknown {
-  if (!isPlainObject(configuration)) return configuration ?? base;
+  if (!isRecord(configuration)) return configuration ?? base;
   const merged: Record<string, unknown> = { ...base };
   for (const [key, value] of Object.entries(configuration)) {
     const under = merged[key];
-    merged[key] = isPlainObject(under) && isPlainObject(value) ? mergeUnder(under, value) : value;
+    merged[key] = isRecord(under) && isRecord(value) ? mergeUnder(under, value) : value;
   }
   return merged;
 }
@@ -107,7 +101,7 @@ async function prepare(
     }
     const fn = chain[depth];
     if (!fn) break;
-    functionArgs = isPlainObject(configuration) ? configuration : {};
+    functionArgs = isRecord(configuration) ? configuration : {};
     current = fn.function.action;
     configuration = await render(current.configuration, `function ${fn.name}.action.configuration`);
   }
@@ -147,11 +141,9 @@ async function applyOutputs(
   let result = output;
   for (const { strategy, format } of execution.outputs) {
     if (strategy === 'merge') {
-      if (!isPlainObject(format)) throw new Error('invalid output merge data format');
+      if (!isRecord(format)) throw new Error('invalid output merge data format');
       result =
-        result === null || result === undefined
-          ? format
-          : { ...format, ...(isPlainObject(result) ? result : {}) };
+        result === null || result === undefined ? format : { ...format, ...(isRecord(result) ? result : {}) };
     } else {
       env.values.setOutput(step.name, result);
       result = await renderValue(
@@ -254,7 +246,6 @@ export async function executeStep(step: LiveStep, env: StepEnvironment): Promise
     metadata: result.metadata,
     error: null,
     try_count: step.try_count + 1,
-    tags: result.tags,
     runDetails: failure ? failure.process : result.process,
   };
   try {

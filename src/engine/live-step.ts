@@ -11,8 +11,6 @@ export interface LiveStep extends StepRow {
   def: Step;
   /** Set by skip conditions: the step is not run in this pass (µTask's `skipped`). */
   skipped?: boolean;
-  /** Task tags its action returned. */
-  tags?: Record<string, string>;
   /** The run of the execution under way (its id), when one was started. */
   runId?: string;
   /** What the action's process did, to finish its run row. */

@@ -1,13 +1,10 @@
 import { randomUUID } from 'node:crypto';
 import { insertInstance } from '../store/queries/instances.ts';
 import {
-  deleteSteps,
   getTask,
   loadSteps,
   lockResolution,
-  saveSteps,
   settleResolution,
-  writeTransition,
   updateResolution,
   updateTask,
   type NewStepRun,
@@ -71,8 +68,6 @@ export interface ResolutionOutcome {
 const CHILD_NAME = /^(.*)-(\d+)$/;
 
 type NewStepRunStart = NewStepRun & { ownerId: string | null };
-
-const NO_ROWS = { resolutionId: '', steps: [], removed: [], runStarts: [], runEnds: [], runProcesses: [] };
 
 /** A foreach child's definition: its parent's, without the loop (µTask expandStep). */
 function childDefinition(parent: Step, index: number): Step {
@@ -148,12 +143,21 @@ class Resolution {
       this.values.setStep(stepRow.name, stepRow);
     }
     this.tree = buildTree(this.steps);
+    // This run's action types, each looked up once.
+    const actions = new Map<string, Promise<ActionRunner | undefined>>();
     this.env = {
       values: this.values,
       baseConfigurations: snapshot.template.base_configurations,
       functions: libraryOf(snapshot),
       evalCache: createEvalCache(),
-      resolveAction: services.resolveAction,
+      resolveAction: (type) => {
+        let runner = actions.get(type);
+        if (!runner) {
+          runner = services.resolveAction(type);
+          actions.set(type, runner);
+        }
+        return runner;
+      },
       resources: services.resources,
       actionContext: (step) => ({
         taskId: task.id,
@@ -197,13 +201,17 @@ class Resolution {
 
   /**
    * Commits every changed step (and an event for each state change), with the runs that
-   * start and end: one statement (TaskLog.transition). With `alongside`, a transaction with
+   * start and end: one statement (TaskLog.commit). With `alongside`, a transaction with
    * those statements too (the rarer transitions: claim, crash recovery, settle).
    */
   async commit(
     events: NewTaskEvent[] = [],
     alongside?: (db: Queryable) => Promise<void>,
-    runs: { starts?: NewStepRunStart[]; ends?: StepRunEnd[]; done?: (NewStepRunStart & StepRunEnd)[] } = {},
+    runs: {
+      starts?: NewStepRunStart[];
+      ends?: StepRunEnd[];
+      done?: (NewStepRunStart & StepRunEnd)[];
+    } = {},
   ): Promise<void> {
     const changed = [...this.dirty].map((name) => this.steps.get(name)).filter((step) => step !== undefined);
     const removed = [...this.removed];
@@ -223,22 +231,18 @@ class Resolution {
       told.push(step);
     }
     for (const name of removed) this.committedState.delete(name);
-    if (alongside) {
-      await this.log.commit([...stepEvents, ...events], async (db) => {
-        await deleteSteps(db, this.row.id, removed);
-        await saveSteps(db, this.row.id, changed.map(rowOf));
-        await alongside(db);
-      });
-    } else {
-      await this.log.transition([...stepEvents, ...events], {
+    await this.log.commit(
+      [...stepEvents, ...events],
+      {
         resolutionId: this.row.id,
         steps: changed.map(rowOf),
         removed,
         runStarts: runs.starts ?? [],
         runEnds: runs.ends ?? [],
         runsDone: runs.done ?? [],
-      });
-    }
+      },
+      alongside,
+    );
     for (const step of told) this.services.onStepState?.(step.name, step.state, step.error);
   }
 
@@ -463,7 +467,6 @@ class Resolution {
     if (!step) return; // a child whose parent was contracted meanwhile
     const runId = step.runId;
     Object.assign(step, executed, { last_run: new Date().toISOString() });
-    if (executed.tags) this.mergeTags(executed.tags);
     this.values.setStep(name, step);
     this.dirty.add(name);
     const modified = new Set([name]);
@@ -474,21 +477,9 @@ class Resolution {
     step.runId = undefined;
     const ends = runId && !this.isPure(step) ? [runEndOf(runId, step)] : [];
     const done = runId && this.isPure(step) ? [{ ...this.runStart(step), ...runEndOf(runId, step) }] : [];
-    if (this.tagsChanged) {
-      const tags = { ...this.task.tags };
-      await this.commit([], async (db) => {
-        await insertDoneRuns(db, done);
-        await finishStepRuns(db, ends);
-        await updateTask(db, this.task.id, { tags });
-      });
-    } else {
-      await this.commit([], undefined, { ends, done });
-    }
-    this.tagsChanged = false;
+    await this.commit([], undefined, { ends, done });
     await this.runAvailable(modified);
   }
-
-  private tagsChanged = false;
 
   /** An echo step without pre_hook or delay: it does nothing outside the engine. */
   private isPure(step: LiveStep): boolean {
@@ -509,14 +500,6 @@ class Resolution {
       requester: this.task.requester_username,
       ownerId: this.services.owner?.id ?? null,
     };
-  }
-
-  private mergeTags(tags: Record<string, string>): void {
-    for (const [key, value] of Object.entries(tags)) {
-      if (value === '') delete this.task.tags[key];
-      else this.task.tags[key] = value;
-    }
-    this.tagsChanged = true;
   }
 
   /** Runs every pass of this resolution run, then settles its state. */
@@ -676,33 +659,6 @@ function runEndOf(runId: string, step: LiveStep): StepRunEnd {
   };
 }
 
-async function insertDoneRuns(db: Queryable, runs: readonly (NewStepRunStart & StepRunEnd)[]): Promise<void> {
-  if (runs.length > 0) {
-    await writeTransition(db, runs[0]?.taskId as string, [], { ...NO_ROWS, runsDone: runs });
-  }
-}
-
-async function finishStepRuns(db: Queryable, ends: readonly StepRunEnd[]): Promise<void> {
-  for (const end of ends) {
-    await db.query(
-      `UPDATE run SET state = $2, result = $3, error = $4, exit_code = $5, signal = $6, kill_reason = $7,
-              dropped_lines = $8, dropped_bytes = $9, finished_at = now(), instance_id = NULL, pgid = NULL
-        WHERE id = $1`,
-      [
-        end.id,
-        end.state,
-        JSON.stringify(end.result),
-        end.error,
-        end.exit_code,
-        end.signal,
-        end.kill_reason,
-        end.dropped_lines,
-        end.dropped_bytes,
-      ],
-    );
-  }
-}
-
 /**
  * Claims a resolution and runs it once (one µTask Resolve). Throws TH_RESOLUTION_BUSY when
  * another process holds it, TH_RESOLUTION_STATE when its state refuses a run.
@@ -789,5 +745,3 @@ export async function runResolutionOnce(
     throw error;
   }
 }
-
-export { newStepRow };

@@ -12,9 +12,7 @@
  * The resolution comes back at the smallest delay among its retriable steps (SERVER_ERROR,
  * TO_RETRY, AFTERRUN_ERROR), or in an hour when it has none.
  */
-
-export const RetryPattern = { SECONDS: 'seconds', MINUTES: 'minutes', HOURS: 'hours' } as const;
-export type RetryPattern = (typeof RetryPattern)[keyof typeof RetryPattern];
+import { RetryPattern } from '../template/types.ts';
 
 const SECOND = 1000;
 const MINUTE = 60 * SECOND;
@@ -24,9 +22,9 @@ const HOUR = 60 * MINUTE;
 export function retryDelayMs(pattern: string | undefined, tryCount: number): number {
   const tries = Math.max(0, tryCount);
   switch (pattern) {
-    case RetryPattern.MINUTES:
+    case RetryPattern.minutes:
       return Math.round(Math.min(1.6 * tries * MINUTE, 30 * MINUTE));
-    case RetryPattern.HOURS:
+    case RetryPattern.hours:
       return Math.min(HOUR + (tries - 1) * 10 * MINUTE, 3 * HOUR);
     default:
       return Math.round(Math.min(8 * SECOND * 1.25 ** tries, 10 * MINUTE));

@@ -65,6 +65,8 @@ export class Scheduler {
   private unlisten: (() => void) | null = null;
   private pass: Promise<void> | null = null;
   private again = false;
+  /** Dead instances are looked for on the next pass (at start, then once a poll). */
+  private collectNext = true;
   private stopped = false;
 
   constructor(services: EngineServices, options: SchedulerOptions = {}) {
@@ -85,7 +87,10 @@ export class Scheduler {
 
   async start(): Promise<void> {
     this.unlisten = await this.store.listen(DUE_CHANNEL, () => this.wake());
-    this.timer = setInterval(() => this.wake(), this.pollIntervalMs);
+    this.timer = setInterval(() => {
+      this.collectNext = true;
+      this.wake();
+    }, this.pollIntervalMs);
     this.timer.unref();
     this.wake();
   }
@@ -115,10 +120,14 @@ export class Scheduler {
   }
 
   private async claimPass(): Promise<void> {
-    // A taskhost of this host that died (even SIGKILLed) is seen at once by its pid: its
+    // Once a poll (not on every wake-up: those come with each step's end), the dead are
+    // looked for. A taskhost of this host that died (even SIGKILLed) is seen by its pid: its
     // plugins are killed and its runs failed; its resolutions, ownerless, are taken below.
-    await recollectLocalRuns(this.store, this.services.owner?.id ?? null);
-    await this.collectDeadInstances();
+    if (this.collectNext) {
+      this.collectNext = false;
+      await recollectLocalRuns(this.store, this.services.owner?.id ?? null);
+      await this.collectDeadInstances();
+    }
     const room = this.maxConcurrent - this.running.size;
     if (room <= 0) return;
     const limit = Number.isFinite(room) ? room : 100;

@@ -83,17 +83,3 @@ export function isRetriable(state: string): boolean {
 export function isFinal(state: string): boolean {
   return state !== StepState.RUNNING && !RUNNABLE.has(state);
 }
-
-/** Resolution states a run may start from (µTask refuses CANCELLED, RUNNING and DONE). */
-export function refusesRun(state: string): string | undefined {
-  switch (state) {
-    case ResolutionState.CANCELLED:
-      return 'cancelled';
-    case ResolutionState.RUNNING:
-      return 'already running';
-    case ResolutionState.DONE:
-      return 'already done';
-    default:
-      return undefined;
-  }
-}

@@ -1,5 +1,4 @@
 import {
-  appendTaskEvents,
   writeTransition,
   type NewTaskEvent,
   type StepRunProcess,
@@ -10,6 +9,9 @@ import type { Queryable, Store } from '../store/store.ts';
 import type { EventHub } from '../stream/hub.ts';
 
 const FLUSH_BATCH = 1000;
+
+/** What a transition writes besides its events (process groups are the log's own). */
+export type TransitionRows = Omit<TransitionWrite, 'runProcesses'>;
 /** How long lines wait for more lines (or their step's end) before they are written. */
 const LINE_DELAY_MS = 15;
 /** The longest a running plugin's process group waits for a write to ride along with. */
@@ -78,30 +80,19 @@ export class TaskLog {
   }
 
   /**
-   * Commits a step transition in one statement (writeTransition): the lines appended before
-   * it, its events, its step rows and runs. Resolves once committed.
+   * Commits a transition: the lines appended before it, its events, its step rows and runs
+   * (writeTransition, one statement). With `alongside` (the rarer transitions: claim, crash
+   * recovery, settle), in one transaction with those statements. Resolves once committed.
    */
-  transition(events: readonly NewTaskEvent[], write: Omit<TransitionWrite, 'runProcesses'>): Promise<void> {
+  commit(
+    events: readonly NewTaskEvent[],
+    write: TransitionRows | null,
+    alongside?: (db: Queryable) => Promise<void>,
+  ): Promise<void> {
     return this.enqueue(async () => {
       const pending = this.lines.splice(0, this.lines.length);
-      await this.write([...pending, ...events], write);
+      await this.write([...pending, ...events], write, alongside);
     });
-  }
-
-  /**
-   * Commits `events` with `alongside` (the row changes of a transition) in one transaction,
-   * after every line appended before it. Resolves once committed.
-   */
-  commit(events: readonly NewTaskEvent[], alongside?: (db: Queryable) => Promise<void>): Promise<void> {
-    return this.enqueue(async () => {
-      const pending = this.lines.splice(0, this.lines.length);
-      await this.writeWith([...pending, ...events], alongside);
-    });
-  }
-
-  /** Stores every line appended so far. */
-  flush(): Promise<void> {
-    return this.commit([]);
   }
 
   private enqueue(work: () => Promise<void>): Promise<void> {
@@ -115,17 +106,18 @@ export class TaskLog {
     return next;
   }
 
-  /** One statement: events, the transition's rows, and the process groups waiting to be recorded. */
+  /** One statement (or transaction, with `alongside`): events, rows, and the process groups waiting. */
   private async write(
     events: readonly NewTaskEvent[],
-    write: Omit<TransitionWrite, 'runProcesses'> | null,
+    write: TransitionRows | null,
+    alongside?: (db: Queryable) => Promise<void>,
   ): Promise<void> {
     // A run that ends in this write needs no process group any more.
     const ending = new Set((write?.runEnds ?? []).map((end) => end.id));
     const processes = this.processes
       .splice(0, this.processes.length)
       .filter((entry) => !ending.has(entry.id));
-    if (events.length === 0 && !write && processes.length === 0) return;
+    if (events.length === 0 && !write && !alongside && processes.length === 0) return;
     const rows: TransitionWrite | null =
       write || processes.length > 0
         ? {
@@ -138,29 +130,21 @@ export class TaskLog {
             runProcesses: processes,
           }
         : null;
-    let stored;
+    let stored: StreamEvent[];
     try {
-      stored = await this.store.retrying((store) => writeTransition(store, this.taskId, events, rows));
+      stored = await this.store.retrying((store) =>
+        alongside
+          ? store.transaction(async (db) => {
+              const numbered = await writeTransition(db, this.taskId, events, rows);
+              await alongside(db);
+              return numbered;
+            })
+          : writeTransition(store, this.taskId, events, rows),
+      );
     } catch (error) {
       this.processes.unshift(...processes);
       throw error;
     }
-    if (this.hub) for (const event of stored) this.hub.publish(this.taskId, event);
-  }
-
-  /** Events and `alongside` statements in one transaction (the rarer transitions: claim, settle). */
-  private async writeWith(
-    events: readonly NewTaskEvent[],
-    alongside?: (db: Queryable) => Promise<void>,
-  ): Promise<void> {
-    if (events.length === 0 && !alongside) return;
-    const stored = await this.store.retrying((store) =>
-      store.transaction(async (db): Promise<StreamEvent[]> => {
-        const numbered = await appendTaskEvents(db, this.taskId, events);
-        if (alongside) await alongside(db);
-        return numbered;
-      }),
-    );
     if (this.hub) for (const event of stored) this.hub.publish(this.taskId, event);
   }
 }

@@ -44,11 +44,6 @@ export class ResolutionValues {
     this.steps[name] = { ...(this.steps[name] ?? {}), output };
   }
 
-  setError(name: string, error: string): void {
-    const current = this.steps[name];
-    if (current) current.error = error;
-  }
-
   deleteStep(name: string): void {
     delete this.steps[name];
   }

@@ -5,10 +5,11 @@ import type { Command } from 'commander';
 import { TaskhostError } from '../../errors.ts';
 import { BUILTIN_ACTIONS } from '../../plugins/builtins.ts';
 import type { FunctionLibrary, LoadedTemplate } from '../../template/types.ts';
+import type { TemplateCatalog } from '../../api/template-catalog.ts';
 import type { TemplateSnapshot } from '../../engine/snapshot.ts';
 import { settingsOf } from '../config.ts';
 import { withStore, type StoreFlags } from '../context.ts';
-import { parseJson, usage } from '../flag-values.ts';
+import { keyValuePairs, parseJson, usage } from '../flag-values.ts';
 import { paint, printJson, useColour } from '../output.ts';
 
 /**
@@ -31,21 +32,6 @@ export interface RunFlags extends StoreFlags {
   resume?: string;
 }
 
-/** `k=v` pairs into an object; a key given twice makes a list (a collection input). */
-function pairs(values: readonly string[] | undefined, flag: string): Record<string, unknown> {
-  const result: Record<string, unknown> = {};
-  for (const pair of values ?? []) {
-    const equals = pair.indexOf('=');
-    if (equals <= 0) throw usage(`${flag} ${pair}: expected KEY=VALUE`);
-    const key = pair.slice(0, equals);
-    const value = pair.slice(equals + 1);
-    const existing = result[key];
-    result[key] =
-      existing === undefined ? value : [...(Array.isArray(existing) ? existing : [existing]), value];
-  }
-  return result;
-}
-
 function inputsOf(flags: RunFlags): {
   input: Record<string, unknown>;
   resolverInput: Record<string, unknown>;
@@ -59,8 +45,8 @@ function inputsOf(flags: RunFlags): {
     input = parsed as Record<string, unknown>;
   }
   return {
-    input: { ...input, ...pairs(flags.input, '--input') },
-    resolverInput: pairs(flags.resolverInput, '--resolver-input'),
+    input: { ...input, ...keyValuePairs(flags.input, '--input') },
+    resolverInput: keyValuePairs(flags.resolverInput, '--resolver-input'),
   };
 }
 
@@ -104,37 +90,22 @@ async function loadRequested(
 }
 
 /**
- * Templates by name for subtask and batch: the templates directory, loaded once when a
- * step first asks (a template with errors is not found).
+ * Templates by name for subtask and batch: the templates directory as a server offers it
+ * (api/template-catalog.ts), loaded once when a step first asks (a template with errors is
+ * not found).
  */
 function templateFinder(
   flags: RunFlags,
   names: ReadonlySet<string>,
 ): (name: string) => Promise<TemplateSnapshot | undefined> {
-  let loaded: Promise<Map<string, TemplateSnapshot>> | undefined;
-  const load = async (): Promise<Map<string, TemplateSnapshot>> => {
-    const [{ loadTemplatesAndFunctions }, { snapshotOf }] = await Promise.all([
-      import('../../template/load.ts'),
-      import('../../engine/snapshot.ts'),
-    ]);
-    const { templates, functions } = await loadTemplatesAndFunctions(flags.templates, flags.functions, {
-      isKnownAction: (type) => names.has(type),
-      actionNames: [...names],
-    }).catch(() => ({ templates: new Map<string, LoadedTemplate>(), functions: undefined }));
-    return new Map(
-      [...templates].map(([name, template]) => [
-        name,
-        snapshotOf(
-          template.file,
-          template.template,
-          functions ?? { functions: new Map(), invalid: new Set() },
-        ),
-      ]),
-    );
+  let loaded: Promise<TemplateCatalog> | undefined;
+  const load = async (): Promise<TemplateCatalog> => {
+    const { loadTemplateCatalog } = await import('../../api/template-catalog.ts');
+    return (await loadTemplateCatalog(flags.templates, flags.functions, names)).catalog;
   };
   return async (name) => {
     loaded ??= load();
-    return (await loaded).get(name.trim().toLowerCase());
+    return (await loaded).find(name);
   };
 }
 

@@ -97,8 +97,7 @@ export async function serve(flags: ServeFlags, command: Command): Promise<number
         config: settings.configValues,
         resourceLimits: settings.resourceLimits,
         signal: engineStop.signal,
-        findTemplate: async (name) =>
-          catalog.templates.has(name.trim().toLowerCase()) ? catalog.snapshot(name) : undefined,
+        findTemplate: async (name) => catalog.find(name),
       }),
       {
         maxConcurrent: settings.maxConcurrentExecutions,

@@ -1,4 +1,4 @@
-import { TaskhostError } from '../../errors.ts';
+import { keyValuePairs } from '../flag-values.ts';
 import { requestJson } from '../http-client.ts';
 import { formatTable, paint, printJson, useColour } from '../output.ts';
 import { followStream } from '../stream-client.ts';
@@ -13,30 +13,13 @@ interface ServerFlags {
   server: string;
 }
 
-/** Task states after which a watch ends with the task's verdict. */
-const FINAL_TASK_STATES: ReadonlySet<string> = new Set(['DONE', 'CANCELLED', 'WONTFIX', 'BLOCKED']);
-
-function pairs(values: readonly string[] | undefined): Record<string, unknown> {
-  const result: Record<string, unknown> = {};
-  for (const pair of values ?? []) {
-    const equals = pair.indexOf('=');
-    if (equals <= 0) throw new TaskhostError('TH_CLI_USAGE', `--input ${pair}: expected KEY=VALUE`);
-    const key = pair.slice(0, equals);
-    const value = pair.slice(equals + 1);
-    const existing = result[key];
-    result[key] =
-      existing === undefined ? value : [...(Array.isArray(existing) ? existing : [existing]), value];
-  }
-  return result;
-}
-
 export async function taskCreate(
   template: string,
   flags: ServerFlags & { input?: string[]; watch?: boolean; json?: boolean },
 ): Promise<number> {
   const { body } = await requestJson(flags.server, 'POST', '/task', {
     template_name: template,
-    input: pairs(flags.input),
+    input: keyValuePairs(flags.input, '--input'),
   });
   const id = String(body.id);
   if (flags.json && !flags.watch) printJson(body);
@@ -140,5 +123,5 @@ export async function taskWatch(id: string, flags: ServerFlags): Promise<number>
     },
   });
   const state = finalState ?? (followed.snapshot?.task as Record<string, unknown> | undefined)?.state;
-  return typeof state === 'string' && FINAL_TASK_STATES.has(state) && state === 'DONE' ? 0 : 1;
+  return state === 'DONE' ? 0 : 1;
 }

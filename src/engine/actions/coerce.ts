@@ -6,11 +6,9 @@
  * the schema check to refuse with its own message.
  */
 
-type Schema = Record<string, unknown>;
+import { isRecord } from '../../template/data.ts';
 
-function isObject(value: unknown): value is Record<string, unknown> {
-  return value !== null && typeof value === 'object' && !Array.isArray(value);
-}
+type Schema = Record<string, unknown>;
 
 function typesOf(schema: Schema): string[] {
   const { type } = schema;
@@ -33,13 +31,13 @@ function coerceScalar(value: string, types: readonly string[]): unknown {
 
 /** A copy of `value` with texts converted where `schema` asks for numbers or booleans. */
 export function coerceToSchema(value: unknown, schema: unknown): unknown {
-  if (!isObject(schema)) return value;
+  if (!isRecord(schema)) return value;
   if (typeof value === 'string') return coerceScalar(value, typesOf(schema));
   if (Array.isArray(value)) {
     const items = schema.items;
-    return isObject(items) ? value.map((item) => coerceToSchema(item, items)) : value;
+    return isRecord(items) ? value.map((item) => coerceToSchema(item, items)) : value;
   }
-  if (isObject(value) && isObject(schema.properties)) {
+  if (isRecord(value) && isRecord(schema.properties)) {
     const properties = schema.properties;
     return Object.fromEntries(
       Object.entries(value).map(([key, item]) => [

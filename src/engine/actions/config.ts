@@ -1,3 +1,4 @@
+import { isRecord } from '../../template/data.ts';
 import { parseGoDurationMs } from '../../expr/duration.ts';
 import { didYouMean } from '../../template/suggest.ts';
 import { ActionError } from './types.ts';
@@ -32,10 +33,6 @@ export type ConfigStage = 'unrendered' | 'rendered';
  * fire at once, so longer timeouts are refused rather than silently shortened.
  */
 const MAX_TIMER_MS = 2 ** 31 - 1;
-
-function isPlainObject(value: unknown): value is Record<string, unknown> {
-  return typeof value === 'object' && value !== null && !Array.isArray(value);
-}
 
 /** One scalar as the text Go's `%s`/`%v` would give for it, or undefined for anything else. */
 function scalarText(value: unknown): string | undefined {
@@ -77,7 +74,7 @@ export class ConfigReader {
     this.prefix = at === '' ? '' : `${at}.`;
     if (configuration === undefined || configuration === null) {
       this.values = {};
-    } else if (isPlainObject(configuration)) {
+    } else if (isRecord(configuration)) {
       this.values = configuration;
     } else {
       throw new ConfigProblem(at, `must be a map of fields, not ${describe(configuration)}`);
@@ -141,7 +138,7 @@ export class ConfigReader {
   textMap(field: string): Record<string, string> | undefined {
     const value = this.raw(field);
     if (value === undefined || this.pending(value)) return undefined;
-    if (!isPlainObject(value)) throw this.problem(field, `must be a map, not ${describe(value)}`);
+    if (!isRecord(value)) throw this.problem(field, `must be a map, not ${describe(value)}`);
     const out: Record<string, string> = {};
     for (const [key, item] of Object.entries(value)) {
       const text = item === null ? '' : scalarText(item);
@@ -165,7 +162,7 @@ export class ConfigReader {
   map(field: string): Record<string, unknown> | undefined {
     const value = this.raw(field);
     if (value === undefined || this.pending(value)) return undefined;
-    if (!isPlainObject(value)) throw this.problem(field, `must be a map, not ${describe(value)}`);
+    if (!isRecord(value)) throw this.problem(field, `must be a map, not ${describe(value)}`);
     return value;
   }
 

@@ -1,6 +1,6 @@
 /**
  * What a step's action is to the engine: something that takes the step's rendered
- * configuration and gives an output, metadata and tags, or fails with a kind of error that
+ * configuration and gives an output and metadata, or fails with a kind of error that
  * decides the step's next state, as µTask's executors do (engine/step Run):
  *
  *   client  → CLIENT_ERROR (µTask's BadRequest: the request is wrong; not retried)
@@ -66,8 +66,6 @@ export interface ProcessDetails {
 export interface ActionResult {
   output?: unknown;
   metadata?: unknown;
-  /** Task tags to set (an empty string removes a tag), as µTask's executors return them. */
-  tags?: Record<string, string>;
   /**
    * A custom state the step ends in instead of DONE (a plugin's result may name one of the
    * step's custom_states).

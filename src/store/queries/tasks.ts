@@ -136,30 +136,20 @@ export async function saveSteps(
   steps: readonly StepRow[],
 ): Promise<void> {
   if (steps.length === 0) return;
-  await db.query(
-    `INSERT INTO resolution_step (resolution_id, name, parent, child_index, state, try_count, executions,
+  await db.query(upsertStepsSql('$1', '$2'), [resolutionId, JSON.stringify(steps)]);
+}
+
+/** INSERT … ON CONFLICT DO UPDATE of step rows given as a JSON list (`rows`), for `resolution`. */
+function upsertStepsSql(resolution: string, rows: string): string {
+  return `INSERT INTO resolution_step (resolution_id, name, parent, child_index, state, try_count, executions,
             last_run, output, metadata, children, error, item, has_item, extra_dependencies, children_steps)
-     SELECT $1, r.* FROM jsonb_to_recordset($2::jsonb) AS r (${STEP_COLUMNS})
+     SELECT ${resolution}, r.* FROM jsonb_to_recordset(${rows}::jsonb) AS r (${STEP_COLUMNS})
      ON CONFLICT (resolution_id, name) DO UPDATE SET
        parent = EXCLUDED.parent, child_index = EXCLUDED.child_index, state = EXCLUDED.state,
        try_count = EXCLUDED.try_count, executions = EXCLUDED.executions, last_run = EXCLUDED.last_run,
        output = EXCLUDED.output, metadata = EXCLUDED.metadata, children = EXCLUDED.children,
        error = EXCLUDED.error, item = EXCLUDED.item, has_item = EXCLUDED.has_item,
-       extra_dependencies = EXCLUDED.extra_dependencies, children_steps = EXCLUDED.children_steps`,
-    [resolutionId, JSON.stringify(steps)],
-  );
-}
-
-export async function deleteSteps(
-  db: Queryable,
-  resolutionId: string,
-  names: readonly string[],
-): Promise<void> {
-  if (names.length === 0) return;
-  await db.query('DELETE FROM resolution_step WHERE resolution_id = $1 AND name = ANY($2::text[])', [
-    resolutionId,
-    names,
-  ]);
+       extra_dependencies = EXCLUDED.extra_dependencies, children_steps = EXCLUDED.children_steps`;
 }
 
 export async function loadSteps(db: Queryable, resolutionId: string): Promise<StepRow[]> {
@@ -326,30 +316,6 @@ export interface NewStepRun {
   requester: string | null;
 }
 
-/**
- * Inserts the run of one step execution, RUNNING, owned by `ownerId` (already registered).
- * The unique key (resolution, step, attempt) makes a second insert of the same attempt
- * fail: the same execution can never start twice.
- */
-export async function insertStepRun(db: Queryable, run: NewStepRun, ownerId: string | null): Promise<void> {
-  await db.query(
-    `INSERT INTO run (id, plugin_name, origin, data, state, requester, task_id, step_name, attempt,
-                      resolution_id, instance_id, started_at)
-     VALUES ($1, $2, 'task', $3, 'RUNNING', $4, $5, $6, $7, $8, $9, now())`,
-    [
-      run.id,
-      run.actionType,
-      JSON.stringify(run.data ?? null),
-      run.requester,
-      run.taskId,
-      run.stepName,
-      run.attempt,
-      run.resolutionId,
-      ownerId,
-    ],
-  );
-}
-
 /** The end of a step run, for its row. */
 export interface StepRunEnd {
   id: string;
@@ -444,17 +410,7 @@ export async function writeTransition(
       );
     }
     if (write.steps.length > 0) {
-      parts.push(
-        `saved AS (INSERT INTO resolution_step (resolution_id, name, parent, child_index, state, try_count, executions,
-            last_run, output, metadata, children, error, item, has_item, extra_dependencies, children_steps)
-          SELECT ${resolution()}, r.* FROM jsonb_to_recordset(${param(JSON.stringify(write.steps), '::jsonb')}) AS r (${STEP_COLUMNS})
-          ON CONFLICT (resolution_id, name) DO UPDATE SET
-            parent = EXCLUDED.parent, child_index = EXCLUDED.child_index, state = EXCLUDED.state,
-            try_count = EXCLUDED.try_count, executions = EXCLUDED.executions, last_run = EXCLUDED.last_run,
-            output = EXCLUDED.output, metadata = EXCLUDED.metadata, children = EXCLUDED.children,
-            error = EXCLUDED.error, item = EXCLUDED.item, has_item = EXCLUDED.has_item,
-            extra_dependencies = EXCLUDED.extra_dependencies, children_steps = EXCLUDED.children_steps)`,
-      );
+      parts.push(`saved AS (${upsertStepsSql(resolution(), param(JSON.stringify(write.steps)))})`);
     }
     if (write.runStarts.length > 0) {
       parts.push(

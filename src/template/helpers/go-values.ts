@@ -83,25 +83,16 @@ export function goTypeOf(value: unknown): string {
   }
 }
 
-/** Go's reflect kind of the value, as sprig's `kindOf` prints it. */
+/** Go's reflect kind of the value, as sprig's `kindOf` prints it: a scalar's kind is its type. */
 export function goKindOf(value: unknown): string {
   if (isNil(value)) return 'invalid';
-  switch (typeof value) {
-    case 'string':
-      return 'string';
-    case 'boolean':
-      return 'bool';
-    case 'number':
-      return Number.isInteger(value) ? 'int' : 'float64';
-    case 'bigint':
-      return 'int64';
-    case 'object':
-      if (Array.isArray(value) || value instanceof Uint8Array) return 'slice';
-      if (isGoStruct(value)) return value[GO_TYPE]().startsWith('*') ? 'ptr' : 'struct';
-      return 'map';
-    default:
-      return 'invalid';
+  if (typeof value !== 'object') {
+    const type = goTypeOf(value);
+    return ['string', 'bool', 'int', 'float64', 'int64'].includes(type) ? type : 'invalid';
   }
+  if (Array.isArray(value) || value instanceof Uint8Array) return 'slice';
+  if (isGoStruct(value)) return value[GO_TYPE]().startsWith('*') ? 'ptr' : 'struct';
+  return 'map';
 }
 
 /** A number as µTask prints a JSON number (json.Number keeps the literal). */
