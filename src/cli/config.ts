@@ -1,6 +1,7 @@
 import fs from 'node:fs';
 import path from 'node:path';
-import { Ajv, type ErrorObject } from 'ajv';
+import { createRequire } from 'node:module';
+import type { Ajv, ErrorObject } from 'ajv';
 import type { Command } from 'commander';
 import { LineCounter, parseDocument } from 'yaml';
 import { TaskhostError } from '../errors.ts';
@@ -116,15 +117,41 @@ export function parseDuration(text: string): number {
 
 let validator: ReturnType<Ajv['compile']> | undefined;
 
-/** The schema's validator; it fills in every default (nested sections' included). */
+function configSchema(): Record<string, unknown> {
+  return JSON.parse(fs.readFileSync(path.join(SCHEMAS_DIR, 'config.schema.json'), 'utf8')) as Record<
+    string,
+    unknown
+  >;
+}
+
+/**
+ * The schema's validator; it fills in every default (nested sections' included). ajv is
+ * loaded only here, when a file is there to check: every command that holds settings starts
+ * by reading them, and most projects have no taskhost.yaml.
+ */
 function validateConfig(data: unknown): ErrorObject[] {
   if (!validator) {
-    const schema = JSON.parse(
-      fs.readFileSync(path.join(SCHEMAS_DIR, 'config.schema.json'), 'utf8'),
-    ) as object;
-    validator = new Ajv({ allErrors: true, useDefaults: true, strict: true, verbose: true }).compile(schema);
+    const { Ajv: AjvClass } = createRequire(import.meta.url)('ajv') as { Ajv: new (options: object) => Ajv };
+    validator = new AjvClass({ allErrors: true, useDefaults: true, strict: true, verbose: true }).compile(
+      configSchema(),
+    );
   }
   return validator(data) ? [] : [...(validator.errors ?? [])];
+}
+
+/** The defaults the schema gives an empty file, as ajv's useDefaults fills them in (nested ones too). */
+function defaultsOf(schema: Record<string, unknown>): Record<string, unknown> {
+  const values: Record<string, unknown> = {};
+  const properties = (schema.properties ?? {}) as Record<string, Record<string, unknown>>;
+  for (const [key, property] of Object.entries(properties)) {
+    if (!('default' in property)) continue;
+    const value = structuredClone(property.default);
+    values[key] =
+      value !== null && typeof value === 'object' && !Array.isArray(value) && property.properties
+        ? { ...defaultsOf(property), ...(value as Record<string, unknown>) }
+        : value;
+  }
+  return values;
 }
 
 /** Messages for the schema's patterns, which ajv would show as regular expressions. */
@@ -223,7 +250,7 @@ export function loadConfigFile(
     }
     text = null;
   }
-  if (text === null) return { file: null, values: withDefaults({}), written: new Set() };
+  if (text === null) return { file: null, values: withDefaults(), written: new Set() };
 
   const lineCounter = new LineCounter();
   const document = parseDocument(text, { lineCounter, prettyErrors: true, uniqueKeys: true });
@@ -264,9 +291,9 @@ export function loadConfigFile(
   return { file: shown, values: data as ConfigFile, written };
 }
 
-function withDefaults(data: Record<string, unknown>): ConfigFile {
-  validateConfig(data);
-  return data as unknown as ConfigFile;
+/** The settings of a project without a file: the schema's defaults, no validation needed. */
+function withDefaults(): ConfigFile {
+  return defaultsOf(configSchema()) as unknown as ConfigFile;
 }
 
 /** A comma-separated list from the environment; undefined when the variable is unset or empty. */
