@@ -62,7 +62,7 @@ export function buildProgram(): Command {
     .hook('preAction', async (_program, command) => {
       if (!command.options.some((option) => option.long === '--config')) return;
       try {
-        (await import('./config.ts')).settingsOf(command);
+        await (await import('./config.ts')).settingsOf(command);
       } catch (error) {
         failAndExit(error);
       }

@@ -147,7 +147,7 @@ export async function runTemplate(
   const { input, resolverInput } = inputsOf(flags);
   const scriptsDir = path.resolve(flags.scripts);
   const requester = process.env.TASKHOST_USER || os.userInfo().username;
-  const settings = settingsOf(command);
+  const settings = await settingsOf(command);
   return withStore(flags, async ({ store, owner, signal }) => {
     const [{ listPlugins }, engine, tasks] = await Promise.all([
       import('../../store/queries/plugins.ts'),

@@ -31,7 +31,7 @@ function positiveInteger(value: string, flag: string, max = Number.MAX_SAFE_INTE
 export async function serve(flags: ServeFlags, command: Command): Promise<number> {
   // taskhost.yaml's port, host, tasks… are in `flags` already; the rest (auth, encryption,
   // config, limits) is carried here until the server takes it.
-  const settings = settingsOf(command);
+  const settings = await settingsOf(command);
   const port = positiveInteger(flags.port, '--port', 65535);
   const outputCapBytes = positiveInteger(flags.outputCap, '--output-cap');
   const shutdownTimeoutMs = positiveInteger(flags.shutdownTimeout, '--shutdown-timeout', 86_400) * 1000;

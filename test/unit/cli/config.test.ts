@@ -17,7 +17,12 @@ interface Parsed {
   sources: Record<string, string | undefined>;
 }
 
-function parse(t: TestContext, yaml: string, argv: string[] = [], env: Record<string, string> = {}): Parsed {
+async function parse(
+  t: TestContext,
+  yaml: string,
+  argv: string[] = [],
+  env: Record<string, string> = {},
+): Promise<Parsed> {
   const file = path.join(tempDir(t), 'taskhost.yaml');
   fs.writeFileSync(file, yaml);
   const saved = { ...process.env };
@@ -33,8 +38,8 @@ function parse(t: TestContext, yaml: string, argv: string[] = [], env: Record<st
     .addOption(new Option('--port <port>').env('TASKHOST_PORT').default('8081'))
     .addOption(new Option('--data-dir <dir>').env('TASKHOST_DATA_DIR').default('.taskhost'))
     .addOption(new Option('--database-url <url>').env('DATABASE_URL'))
-    .hook('preAction', (_command, action) => {
-      const settings = settingsOf(action);
+    .hook('preAction', async (_command, action) => {
+      const settings = await settingsOf(action);
       parsed = {
         settings,
         options: { ...action.opts() },
@@ -44,20 +49,20 @@ function parse(t: TestContext, yaml: string, argv: string[] = [], env: Record<st
       };
     })
     .action(() => {});
-  command.parse(['--config', file, ...argv], { from: 'user' });
+  await command.parseAsync(['--config', file, ...argv], { from: 'user' });
   assert.ok(parsed);
   return parsed;
 }
 
-test('file values fill the options no flag or variable set, as strings, with the source "config"', (t) => {
-  const { options, sources, settings } = parse(t, 'port: 9001\ndatabase_url: postgres://db/x\n');
+test('file values fill the options no flag or variable set, as strings, with the source "config"', async (t) => {
+  const { options, sources, settings } = await parse(t, 'port: 9001\ndatabase_url: postgres://db/x\n');
   assert.equal(options.port, '9001');
   assert.equal(options.dataDir, '.taskhost');
   assert.equal(options.databaseUrl, 'postgres://db/x');
   assert.deepEqual(sources, { port: 'config', dataDir: 'default', databaseUrl: 'config' });
   assert.match(settings.file ?? '', /taskhost\.yaml$/);
 
-  const overridden = parse(t, 'port: 9001\ndata_dir: state\n', ['--port', '9003'], {
+  const overridden = await parse(t, 'port: 9001\ndata_dir: state\n', ['--port', '9003'], {
     TASKHOST_DATA_DIR: 'from-env',
   });
   assert.equal(overridden.options.port, '9003');
@@ -65,8 +70,8 @@ test('file values fill the options no flag or variable set, as strings, with the
   assert.deepEqual(overridden.sources, { port: 'cli', dataDir: 'env', databaseUrl: undefined });
 });
 
-test('the settings without a flag: defaults, parsed values, and their variables', (t) => {
-  const defaults = parse(t, '# nothing\n').settings;
+test('the settings without a flag: defaults, parsed values, and their variables', async (t) => {
+  const defaults = (await parse(t, '# nothing\n')).settings;
   assert.deepEqual(defaults, {
     file: defaults.file,
     admins: [],
@@ -85,7 +90,7 @@ test('the settings without a flag: defaults, parsed values, and their variables'
     completedTaskExpirationMs: 720 * 3_600_000,
   });
 
-  const { settings } = parse(
+  const { settings } = await parse(
     t,
     `admins: [carol]
 config:
