@@ -25,6 +25,7 @@ export const ERROR_CODES = {
   TH_CALLBACK_NOT_FOUND: { http: 404, exit: 2 },
   TH_CALLBACK_RESOLVED: { http: 409, exit: 2 },
   TH_STORE_UNAVAILABLE: { http: 503, exit: 1 },
+  TH_MAINTENANCE: { http: 503, exit: 1 },
   TH_STORE_EMBEDDED_UNREACHABLE: { http: 500, exit: 1 },
   TH_SERVER_UNREACHABLE: { http: 502, exit: 1 },
   TH_SERVER_REFUSED: { http: 502, exit: 1 },

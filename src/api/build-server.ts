@@ -1,6 +1,7 @@
 import swagger from '@fastify/swagger';
 import websocket from '@fastify/websocket';
 import Fastify, { type FastifyInstance } from 'fastify';
+import { TaskhostError } from '../errors.ts';
 import { VERSION } from '../version.ts';
 import { installErrorHandler } from './error-handler.ts';
 import { callbackRoutes } from './routes/callbacks.ts';
@@ -16,6 +17,9 @@ import { templateRoutes } from './routes/templates.ts';
 import { RunSupervisor } from '../runs/supervisor.ts';
 import type { ServerDeps } from './services.ts';
 
+/** What maintenance mode lets through. */
+const READ_METHODS: ReadonlySet<string> = new Set(['GET', 'HEAD', 'OPTIONS']);
+
 /**
  * Builds the API without listening (tests drive it over a real socket on port 0; `serve`
  * listens on the configured address). Closing it cancels and awaits the runs it started.
@@ -26,8 +30,20 @@ export async function buildServer(deps: ServerDeps): Promise<FastifyInstance> {
       ? { level: deps.config.logLevel, stream: deps.logStream }
       : { level: deps.config.logLevel },
     ajv: { customOptions: { allErrors: true, coerceTypes: 'array', removeAdditional: false } },
+    // A caller's X-Request-Id is kept (a proxy's, to follow one request across systems);
+    // otherwise fastify numbers them. Every log line of the request carries it as reqId.
+    requestIdHeader: 'x-request-id',
   });
   installErrorHandler(app);
+  app.addHook('onRequest', async (request, reply) => {
+    void reply.header('x-request-id', request.id);
+    if (deps.config.maintenanceMode && !READ_METHODS.has(request.method)) {
+      throw new TaskhostError(
+        'TH_MAINTENANCE',
+        'taskhost is in maintenance mode: nothing can be changed for now (reads still work); try again later',
+      );
+    }
+  });
   await app.register(swagger, {
     openapi: {
       openapi: '3.0.3',

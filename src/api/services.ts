@@ -2,6 +2,7 @@ import type { Instance } from '../runs/instance.ts';
 import type { RunSupervisor } from '../runs/supervisor.ts';
 import type { Store } from '../store/store.ts';
 import type { EventHub } from '../stream/hub.ts';
+import type { ServerMetrics } from './routes/metrics.ts';
 import type { TemplateCatalog } from './template-catalog.ts';
 
 export interface ServerConfig {
@@ -13,6 +14,11 @@ export interface ServerConfig {
   /** On close, how long cancelled runs get to end and be stored before the server stops anyway. */
   shutdownGraceMs: number;
   logLevel: string;
+  /**
+   * µTask's maintenance mode: every route that changes state answers 503 (reads go on), and
+   * `serve` claims no work. Read at each request, so it can be switched while serving.
+   */
+  maintenanceMode: boolean;
 }
 
 export const DEFAULT_SERVER_CONFIG: ServerConfig = {
@@ -21,6 +27,7 @@ export const DEFAULT_SERVER_CONFIG: ServerConfig = {
   wsPingIntervalMs: 30_000,
   shutdownGraceMs: 15_000,
   logLevel: 'warn',
+  maintenanceMode: false,
 };
 
 /**
@@ -36,6 +43,8 @@ export interface ServerDeps {
   supervisor?: RunSupervisor;
   /** The templates new tasks are created from; none when absent. */
   templates?: TemplateCatalog;
+  /** What this instance measures (its steps' durations); a fresh one when absent. */
+  metrics?: ServerMetrics;
   /** Where the server's log (pino JSON lines) goes; stdout when absent. */
   logStream?: NodeJS.WritableStream;
 }

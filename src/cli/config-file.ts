@@ -33,6 +33,8 @@ function validateConfig(data: unknown): ErrorObject[] {
 const PATTERN_MESSAGES: Record<string, string> = {
   database_url: 'must be a postgres:// or postgresql:// URL',
   completed_task_expiration: 'must be a duration such as 720h, 1h30m or 90s',
+  heartbeat_interval: 'must be a duration such as 10s or 1m',
+  instance_death_timeout: 'must be a duration such as 30s or 2m',
   trusted_header: 'must be an HTTP header name',
   trusted_groups_header: 'must be an HTTP header name',
   trusted_proxies: 'must be an IP address or a CIDR range',

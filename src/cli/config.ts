@@ -59,6 +59,9 @@ export interface ConfigFile {
   encryption: { keys_file: string };
   config: Record<string, ConfigItem>;
   completed_task_expiration: string;
+  heartbeat_interval: string;
+  instance_death_timeout: string;
+  maintenance_mode: boolean;
   max_concurrent_executions: number;
   resource_limits: Record<string, number>;
 }
@@ -88,6 +91,12 @@ export interface Settings {
   maxConcurrentExecutions: number;
   /** completed_task_expiration in milliseconds. */
   completedTaskExpirationMs: number;
+  /** heartbeat_interval in milliseconds. */
+  heartbeatIntervalMs: number;
+  /** instance_death_timeout in milliseconds. */
+  instanceDeathTimeoutMs: number;
+  /** TASKHOST_MAINTENANCE_MODE (1/true) over `maintenance_mode`. */
+  maintenanceMode: boolean;
 }
 
 /** Go's duration units (the schema's pattern), in milliseconds. */
@@ -176,6 +185,15 @@ function envList(name: string): string[] | undefined {
     .filter((item) => item !== '');
 }
 
+/** A yes/no variable (`1`, `true`, `yes` / `0`, `false`, `no`); undefined when unset or empty. */
+function envFlag(name: string): boolean | undefined {
+  const value = process.env[name]?.trim().toLowerCase();
+  if (!value) return undefined;
+  if (['1', 'true', 'yes', 'on'].includes(value)) return true;
+  if (['0', 'false', 'no', 'off'].includes(value)) return false;
+  throw new TaskhostError('TH_CONFIG_INVALID', `${name}=${process.env[name]}: must be true or false`);
+}
+
 const resolved = new WeakMap<Command, Settings>();
 
 /**
@@ -218,6 +236,9 @@ export async function settingsOf(command: Command): Promise<Settings> {
     maxConcurrentExecutions:
       values.max_concurrent_executions === -1 ? Number.POSITIVE_INFINITY : values.max_concurrent_executions,
     completedTaskExpirationMs: parseDuration(values.completed_task_expiration),
+    heartbeatIntervalMs: parseDuration(values.heartbeat_interval),
+    instanceDeathTimeoutMs: parseDuration(values.instance_death_timeout),
+    maintenanceMode: envFlag('TASKHOST_MAINTENANCE_MODE') ?? values.maintenance_mode,
   };
   resolved.set(command, settings);
   return settings;

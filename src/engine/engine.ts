@@ -30,6 +30,7 @@ export interface EngineOptions {
   resourceLimits?: Record<string, number>;
   signal?: AbortSignal;
   onStepState?: EngineServices['onStepState'];
+  onStepRun?: EngineServices['onStepRun'];
 }
 
 /**
@@ -70,6 +71,7 @@ export function engineServices(options: EngineOptions): EngineServices {
     config: options.config ?? {},
     signal: options.signal,
     onStepState: options.onStepState,
+    onStepRun: options.onStepRun,
   };
   if (options.runChildren) {
     children.runChild = async (resolutionId) => {

@@ -13,6 +13,8 @@ export interface LiveStep extends StepRow {
   skipped?: boolean;
   /** The run of the execution under way (its id), when one was started. */
   runId?: string;
+  /** When that execution started (performance.now()), for its duration. */
+  runStartedAt?: number;
   /** What the action's process did, to finish its run row. */
   runDetails?: RunDetails;
 }

@@ -1,5 +1,5 @@
 import { randomUUID } from 'node:crypto';
-import { insertInstance } from '../store/queries/instances.ts';
+import { insertInstance, instanceName } from '../store/queries/instances.ts';
 import {
   getTask,
   loadSteps,
@@ -7,7 +7,7 @@ import {
   settleResolution,
   updateResolution,
   updateTask,
-  type NewStepRun,
+  type StepRunStart,
   type NewTaskEvent,
   type StepRunEnd,
   type ResolutionRow,
@@ -57,6 +57,8 @@ export interface EngineServices {
   signal?: AbortSignal;
   /** Told of every step state change once committed (live progress). */
   onStepState?: (step: string, state: string, error: string | null) => void;
+  /** Told of every step execution once its end is committed: its action type, state and duration. */
+  onStepRun?: (action: string, state: string, seconds: number) => void;
 }
 
 export interface ResolutionOutcome {
@@ -66,8 +68,6 @@ export interface ResolutionOutcome {
 }
 
 const CHILD_NAME = /^(.*)-(\d+)$/;
-
-type NewStepRunStart = NewStepRun & { ownerId: string | null };
 
 /** A foreach child's definition: its parent's, without the loop (µTask expandStep). */
 function childDefinition(parent: Step, index: number): Step {
@@ -208,9 +208,9 @@ class Resolution {
     events: NewTaskEvent[] = [],
     alongside?: (db: Queryable) => Promise<void>,
     runs: {
-      starts?: NewStepRunStart[];
+      starts?: StepRunStart[];
       ends?: StepRunEnd[];
-      done?: (NewStepRunStart & StepRunEnd)[];
+      done?: (StepRunStart & StepRunEnd)[];
     } = {},
   ): Promise<void> {
     const changed = [...this.dirty].map((name) => this.steps.get(name)).filter((step) => step !== undefined);
@@ -387,6 +387,7 @@ class Resolution {
     for (const step of starting) {
       step.executions += 1;
       step.runId = randomUUID();
+      step.runStartedAt = performance.now();
       step.runDetails = undefined;
     }
     // Pure steps (an echo: no effect outside the engine) are not committed RUNNING on their
@@ -478,6 +479,13 @@ class Resolution {
     const ends = runId && !this.isPure(step) ? [runEndOf(runId, step)] : [];
     const done = runId && this.isPure(step) ? [{ ...this.runStart(step), ...runEndOf(runId, step) }] : [];
     await this.commit([], undefined, { ends, done });
+    if (runId && step.runStartedAt !== undefined) {
+      this.services.onStepRun?.(
+        step.def.action.type,
+        step.state,
+        (performance.now() - step.runStartedAt) / 1000,
+      );
+    }
     await this.runAvailable(modified);
   }
 
@@ -488,7 +496,7 @@ class Resolution {
     );
   }
 
-  private runStart(step: LiveStep): NewStepRunStart {
+  private runStart(step: LiveStep): StepRunStart {
     return {
       id: step.runId as string,
       taskId: this.task.id,
@@ -499,6 +507,7 @@ class Resolution {
       data: step.def.action.configuration,
       requester: this.task.requester_username,
       ownerId: this.services.owner?.id ?? null,
+      ranOn: this.services.owner ? instanceName(this.services.owner.row) : null,
     };
   }
 

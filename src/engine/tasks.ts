@@ -102,6 +102,17 @@ export async function createTask(store: Store, request: NewTaskRequest): Promise
   return { taskId, resolutionId };
 }
 
+/** Where each step of a resolution last ran: its latest run's instance. */
+async function stepInstances(db: Queryable, resolutionId: string): Promise<Map<string, string>> {
+  const { rows } = await db.query<{ step_name: string; ran_on: string }>(
+    `SELECT DISTINCT ON (step_name) step_name, ran_on FROM run
+      WHERE resolution_id = $1 AND ran_on IS NOT NULL
+      ORDER BY step_name, attempt DESC`,
+    [resolutionId],
+  );
+  return new Map(rows.map((row) => [row.step_name, row.ran_on]));
+}
+
 /** A task as SPEC section 7 shows it (the API's and `run --json`'s document). */
 export interface TaskDocument {
   id: string;
@@ -125,6 +136,8 @@ export interface TaskDocument {
       error: string | null;
       try_count: number;
       last_run: string | null;
+      /** Where the step last ran: `HOSTNAME/PID` of the instance (null before it ran). */
+      instance: string | null;
     }
   >;
 }
@@ -133,7 +146,9 @@ export async function taskDocument(db: Queryable, taskId: string): Promise<TaskD
   const task = await getTask(db, taskId);
   if (!task) return null;
   const resolution = await getResolutionOfTask(db, taskId);
-  const steps = resolution ? await loadSteps(db, resolution.id) : [];
+  const [steps, ranOn] = resolution
+    ? await Promise.all([loadSteps(db, resolution.id), stepInstances(db, resolution.id)])
+    : [[], new Map<string, string>()];
   return {
     id: task.id,
     template_name: task.template_name,
@@ -164,6 +179,7 @@ export async function taskDocument(db: Queryable, taskId: string): Promise<TaskD
           error: step.error || null,
           try_count: step.try_count,
           last_run: step.last_run,
+          instance: ranOn.get(step.name) ?? null,
         },
       ]),
     ),

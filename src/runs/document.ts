@@ -17,6 +17,8 @@ export interface RunDocument {
   exit_code: number | null;
   signal: string | null;
   kill_reason: string | null;
+  /** Where it ran: `HOSTNAME/PID` of the taskhost process (null before it started). */
+  instance: string | null;
   output_dropped: { lines: number; bytes: number };
   created: string;
   started: string | null;
@@ -44,6 +46,7 @@ export function runDocument(row: RunRow): RunDocument {
     exit_code: row.exit_code,
     signal: row.signal,
     kill_reason: row.kill_reason,
+    instance: row.ran_on,
     output_dropped: { lines: Number(row.dropped_lines), bytes: Number(row.dropped_bytes) },
     created: row.created_at.toISOString(),
     started,

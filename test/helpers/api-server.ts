@@ -3,6 +3,7 @@ import type { AddressInfo } from 'node:net';
 import { after } from 'node:test';
 import WebSocket from 'ws';
 import { buildServer } from '../../src/api/build-server.ts';
+import type { ServerMetrics } from '../../src/api/routes/metrics.ts';
 import { DEFAULT_SERVER_CONFIG, type ServerConfig } from '../../src/api/services.ts';
 import type { TemplateCatalog } from '../../src/api/template-catalog.ts';
 import type { RunDocument } from '../../src/runs/document.ts';
@@ -18,6 +19,8 @@ import { createTestDatabase, type TestDatabase } from './store.ts';
  */
 export interface TestServer {
   app: FastifyInstance;
+  /** The server's config, read at each request: a test may switch maintenance mode in place. */
+  config: ServerConfig;
   db: TestDatabase;
   /** The server's event hub (a producer in the test process may publish to it). */
   hub: EventHub;
@@ -59,6 +62,7 @@ export async function startTestServer(
     logStream?: NodeJS.WritableStream;
     /** The templates the server offers, loaded once its database exists (plugins registered first). */
     templates?: (store: Store) => Promise<TemplateCatalog>;
+    metrics?: ServerMetrics;
   } = {},
 ): Promise<TestServer> {
   const started: { app?: FastifyInstance } = {};
@@ -69,11 +73,13 @@ export async function startTestServer(
   });
   const db = await createTestDatabase();
   const hub = new EventHub(db.store);
+  const config = { ...DEFAULT_SERVER_CONFIG, ...overrides };
   const app = await buildServer({
     store: db.store,
     hub,
-    config: { ...DEFAULT_SERVER_CONFIG, ...overrides },
+    config,
     logStream: extra.logStream,
+    metrics: extra.metrics,
     templates: extra.templates ? await extra.templates(db.store) : undefined,
   });
   started.app = app;
@@ -109,7 +115,7 @@ export async function startTestServer(
     return response.body;
   };
 
-  return { app, db, hub, port, url, request, register };
+  return { app, config, db, hub, port, url, request, register };
 }
 
 /**

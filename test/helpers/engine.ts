@@ -6,9 +6,11 @@ import {
   engineServices,
   snapshotOf,
   taskDocument,
+  type EngineOptions,
   type TaskDocument,
 } from '../../src/engine/engine.ts';
 import { runResolutionOnce, type ResolutionOutcome } from '../../src/engine/resolver.ts';
+import type { Instance } from '../../src/runs/instance.ts';
 import { BUILTIN_ACTIONS } from '../../src/plugins/builtins.ts';
 import { registerPlugin } from '../../src/plugins/registry.ts';
 import { eventsSince, type StreamEvent } from '../../src/store/queries/events.ts';
@@ -45,6 +47,9 @@ export interface StartOptions {
   templates?: Record<string, string>;
   /** Run subtasks in this process (as `taskhost run` does); default true when templates are given. */
   runChildren?: boolean;
+  /** The instance running it (a server's); none by default. */
+  owner?: Instance;
+  onStepRun?: EngineOptions['onStepRun'];
 }
 
 /** Loads a template from YAML text, refusing it (with its issues) when invalid. */
@@ -86,6 +91,8 @@ export async function runOnce(store: Store, resolutionId: string, options: Start
       return snapshotOf(loaded.file, loaded.template, NO_FUNCTIONS);
     },
     runChildren: options.runChildren ?? options.templates !== undefined,
+    owner: options.owner,
+    onStepRun: options.onStepRun,
   });
   return runResolutionOnce(services, resolutionId);
 }

@@ -54,6 +54,7 @@ export const taskDocumentSchema = {
           error: { type: 'string', nullable: true },
           try_count: { type: 'integer' },
           last_run: { ...timestamp, nullable: true },
+          instance: { type: 'string', nullable: true },
         },
       },
     },

@@ -118,10 +118,19 @@ export function configFile(version: string): string {
 # is shown as *** in every log, output, error and API answer. For example:
 # config: {payments_api: {value: {url: "https://pay.example/api"}}, token: {value: "s3cr3t", secret: true}}
 #config: {}
-# How long a finished task is kept, as a duration (720h is 30 days).
+# How long a finished task is kept, as a duration (720h is 30 days; 0 keeps them for good).
 #completed_task_expiration: 720h
 # Tasks this instance runs at once: 0 stops all processing, -1 means no limit.
 #max_concurrent_executions: 100
+
+# --- Several instances on one PostgreSQL ---
+# How often a server says it is alive, and how long it may stay silent before another
+# instance takes its work over (with these defaults, within a minute of its death).
+#heartbeat_interval: 10s
+#instance_death_timeout: 30s
+# Maintenance: the API refuses every change (503) and this instance claims no work
+# (also TASKHOST_MAINTENANCE_MODE=true).
+#maintenance_mode: false
 # How many executions may hold a named resource (a step's \`resources\`) at once; a
 # resource without a limit is free. For example: resource_limits: {openssl: 4}
 #resource_limits: {}

@@ -35,6 +35,12 @@ export async function serve(flags: ServeFlags, command: Command): Promise<number
   const port = positiveInteger(flags.port, '--port', 65535);
   const outputCapBytes = positiveInteger(flags.outputCap, '--output-cap');
   const shutdownTimeoutMs = positiveInteger(flags.shutdownTimeout, '--shutdown-timeout', 86_400) * 1000;
+  if (settings.heartbeatIntervalMs <= 0 || settings.heartbeatIntervalMs >= settings.instanceDeathTimeoutMs) {
+    throw new TaskhostError(
+      'TH_CONFIG_INVALID',
+      `heartbeat_interval (${settings.heartbeatIntervalMs} ms) must be above zero and below instance_death_timeout (${settings.instanceDeathTimeoutMs} ms), or live instances would be taken for dead`,
+    );
+  }
   if (!isLoopback(flags.host)) {
     throw new TaskhostError(
       'TH_CONFIG_INVALID',
@@ -69,17 +75,21 @@ export async function serve(flags: ServeFlags, command: Command): Promise<number
     // The server owns its runs as a heartbeating instance (the collectors of a shared
     // PostgreSQL read the beats; this host's next start re-collects it if it dies).
     const owner = new Instance(store, 'server');
-    await owner.start();
+    await owner.start(settings.heartbeatIntervalMs);
+    const { ServerMetrics } = await import('../../api/routes/metrics.ts');
+    const metrics = new ServerMetrics();
     const app = await buildServer({
       store,
       hub,
       owner,
       supervisor,
+      metrics,
       templates: catalog,
       config: {
         ...DEFAULT_SERVER_CONFIG,
         outputCapBytes,
         logLevel: process.env.TASKHOST_LOG_LEVEL ?? 'warn',
+        maintenanceMode: settings.maintenanceMode,
       },
     });
     // The engine: any due resolution of the shared store may run here (engine/scheduler.ts).
@@ -98,16 +108,27 @@ export async function serve(flags: ServeFlags, command: Command): Promise<number
         resourceLimits: settings.resourceLimits,
         signal: engineStop.signal,
         findTemplate: async (name) => catalog.find(name),
+        onStepRun: (action, state, seconds) => metrics.observeStep(action, state, seconds),
       }),
       {
         maxConcurrent: settings.maxConcurrentExecutions,
+        deathTimeoutMs: settings.instanceDeathTimeoutMs,
         onError: (error) => app.log.error({ err: error }, 'scheduling failed'),
       },
     );
+    const { GarbageCollector } = await import('../../engine/garbage.ts');
+    const garbage = new GarbageCollector(store, settings.completedTaskExpirationMs, (error) =>
+      app.log.error({ err: error }, 'deleting expired tasks failed'),
+    );
     try {
       await app.listen({ port, host: flags.host });
-      await scheduler.start();
+      // In maintenance mode (µTask's) this instance serves reads and claims no work.
+      if (!settings.maintenanceMode) {
+        await scheduler.start();
+        garbage.start();
+      }
     } catch (error) {
+      await garbage.stop();
       await scheduler.stop();
       await app.close();
       await owner.stop();
@@ -128,6 +149,7 @@ export async function serve(flags: ServeFlags, command: Command): Promise<number
         `  store: ${describeStore(storeOptions(flags))}\n` +
         `  plugins from ${path.relative(process.cwd(), tasksDir) || '.'}: ${names}\n` +
         `  templates from ${flags.templates}: ${templateNames}\n` +
+        (settings.maintenanceMode ? '  maintenance mode: changes refused (503), no work claimed\n' : '') +
         `  API spec: /unsecured/spec.json · stop with Ctrl-C\n`,
     );
     await new Promise<void>((resolve) => signal.addEventListener('abort', () => resolve(), { once: true }));
@@ -136,6 +158,7 @@ export async function serve(flags: ServeFlags, command: Command): Promise<number
     // it their plugins are cancelled, and the unfinished tasks end CRASHED, which any other
     // instance claims at once. Either way all of it is stored before the store closes.
     const deadline = setTimeout(() => engineStop.abort('the server is stopping'), shutdownTimeoutMs);
+    await garbage.stop();
     await scheduler.stop();
     clearTimeout(deadline);
     await app.close();

@@ -11,6 +11,11 @@ export interface InstanceRow {
   version: string;
 }
 
+/** How runs and steps name the instance that ran them: `HOSTNAME/PID`. */
+export function instanceName(instance: Pick<InstanceRow, 'hostname' | 'pid'>): string {
+  return `${instance.hostname}/${instance.pid}`;
+}
+
 /** The columns of an instance row, in the order of INSTANCE_VALUES' parameters. */
 export function instanceParams(instance: InstanceRow): unknown[] {
   return [

@@ -27,6 +27,8 @@ export interface RunRow {
   finished_at: Date | null;
   last_seq: string;
   instance_id: string | null;
+  /** `HOSTNAME/PID` of the process that ran it (kept after the run and the process end). */
+  ran_on: string | null;
   pgid: number | null;
   pgid_start: string | null;
 }
@@ -82,8 +84,10 @@ export async function insertRuns(
     ...Array.from({ length: 10 }, (_, index) => rows.map((row) => row[index])),
     owner?.id ?? null,
   ];
-  const insert = `INSERT INTO run (id, plugin_name, origin, data, state, requester, task_id, step_name, attempt, batch_id, instance_id, started_at)
-     SELECT id, plugin_name, origin, data, state, requester, task_id, step_name, attempt, batch_id, $11::uuid,
+  // The owner's hostname and pid are its instance parameters 3 and 4 (instanceParams).
+  const ranOn = owner ? `$${RUN_PARAMS + 3} || '/' || $${RUN_PARAMS + 4}::int` : 'NULL';
+  const insert = `INSERT INTO run (id, plugin_name, origin, data, state, requester, task_id, step_name, attempt, batch_id, instance_id, ran_on, started_at)
+     SELECT id, plugin_name, origin, data, state, requester, task_id, step_name, attempt, batch_id, $11::uuid, ${ranOn},
             CASE WHEN state = 'RUNNING' THEN now() END
        FROM unnest($1::uuid[], $2::text[], $3::text[], $4::jsonb[], $5::text[], $6::text[], $7::uuid[], $8::text[], $9::int[], $10::uuid[])
          AS r (id, plugin_name, origin, data, state, requester, task_id, step_name, attempt, batch_id)`;

@@ -316,6 +316,9 @@ export interface NewStepRun {
   requester: string | null;
 }
 
+/** A step run as it starts: its owner instance, and where it runs (`HOSTNAME/PID`). */
+export type StepRunStart = NewStepRun & { ownerId: string | null; ranOn: string | null };
+
 /** The end of a step run, for its row. */
 export interface StepRunEnd {
   id: string;
@@ -341,10 +344,10 @@ export interface TransitionWrite {
   resolutionId: string;
   steps: readonly StepRow[];
   removed: readonly string[];
-  runStarts: readonly (NewStepRun & { ownerId: string | null })[];
+  runStarts: readonly StepRunStart[];
   runEnds: readonly StepRunEnd[];
   /** Runs that started and ended within the transition (pure steps): inserted as they ended. */
-  runsDone?: readonly (NewStepRun & { ownerId: string | null } & StepRunEnd)[];
+  runsDone?: readonly (StepRunStart & StepRunEnd)[];
   runProcesses: readonly StepRunProcess[];
 }
 
@@ -415,23 +418,23 @@ export async function writeTransition(
     if (write.runStarts.length > 0) {
       parts.push(
         `started AS (INSERT INTO run (id, plugin_name, origin, data, state, requester, task_id, step_name, attempt,
-            resolution_id, instance_id, started_at)
+            resolution_id, instance_id, ran_on, started_at)
           SELECT r.id, r."actionType", 'task', r.data, 'RUNNING', r.requester, r."taskId", r."stepName", r.attempt,
-                 r."resolutionId", r."ownerId", now()
+                 r."resolutionId", r."ownerId", r."ranOn", now()
             FROM jsonb_to_recordset(${param(JSON.stringify(write.runStarts.map((run) => ({ ...run, data: run.data ?? null }))), '::jsonb')})
               AS r (id uuid, "actionType" text, data jsonb, requester text, "taskId" uuid, "stepName" text,
-                    attempt integer, "resolutionId" uuid, "ownerId" uuid))`,
+                    attempt integer, "resolutionId" uuid, "ownerId" uuid, "ranOn" text))`,
       );
     }
     if (write.runsDone && write.runsDone.length > 0) {
       parts.push(
         `done AS (INSERT INTO run (id, plugin_name, origin, data, state, requester, task_id, step_name, attempt,
-            resolution_id, result, error, started_at, finished_at)
+            resolution_id, ran_on, result, error, started_at, finished_at)
           SELECT r.id, r."actionType", 'task', r.data, r.state, r.requester, r."taskId", r."stepName", r.attempt,
-                 r."resolutionId", r.result, r.error, now(), now()
+                 r."resolutionId", r."ranOn", r.result, r.error, now(), now()
             FROM jsonb_to_recordset(${param(JSON.stringify(write.runsDone.map((run) => ({ ...run, data: run.data ?? null }))), '::jsonb')})
               AS r (id uuid, "actionType" text, data jsonb, requester text, "taskId" uuid, "stepName" text,
-                    attempt integer, "resolutionId" uuid, state text, result jsonb, error text))`,
+                    attempt integer, "resolutionId" uuid, "ranOn" text, state text, result jsonb, error text))`,
       );
     }
     if (write.runEnds.length > 0) {

@@ -1,9 +1,15 @@
 import assert from 'node:assert/strict';
+import os from 'node:os';
 import { test } from 'node:test';
+import WebSocket from 'ws';
+import { ServerMetrics } from '../../../src/api/routes/metrics.ts';
+import type { RunDocument } from '../../../src/runs/document.ts';
+import { Instance } from '../../../src/runs/instance.ts';
 import { startTestServer } from '../../helpers/api-server.ts';
-import { createFromYaml, runOnce } from '../../helpers/engine.ts';
+import { createFromYaml, documentOf, runOnce } from '../../helpers/engine.ts';
 
-const server = await startTestServer();
+const metrics = new ServerMetrics();
+const server = await startTestServer({}, { metrics });
 const { store } = server.db;
 
 function sample(text: string, metric: string, labels: string): number | undefined {
@@ -51,4 +57,63 @@ steps:
   assert.ok(age >= 90, `heartbeat age ${age}`);
   const spec = (await server.request<{ paths: Record<string, unknown> }>('GET', '/unsecured/spec.json')).body;
   assert.ok(spec.paths['/metrics']);
+});
+
+test('where work ran: each step and run names its instance (HOSTNAME/PID), the instance counts its step durations, runs under way and subscribers', async (t) => {
+  const owner = new Instance(store, 'server');
+  await owner.start();
+  t.after(() => owner.stop());
+  const here = `${os.hostname()}/${process.pid}`;
+  const yaml = `
+name: located
+description: two echo steps run by a server instance
+steps:
+  first:
+    action: {type: echo, configuration: {output: {n: 1}}}
+  second:
+    dependencies: [first]
+    action: {type: echo, configuration: {output: {}, error_message: down, error_type: server}}
+`;
+  const { taskId, resolutionId } = await createFromYaml(store, yaml);
+  await runOnce(store, resolutionId, {
+    owner,
+    onStepRun: (action, state, seconds) => metrics.observeStep(action, state, seconds),
+  });
+
+  const document = await documentOf(store, taskId);
+  assert.deepEqual(
+    Object.fromEntries(
+      Object.entries(document.steps).map(([name, step]) => [name, [step.state, step.instance]]),
+    ),
+    { first: ['DONE', here], second: ['SERVER_ERROR', here] },
+  );
+  const viaApi = await server.request<{ steps: Record<string, { instance: string | null }> }>(
+    'GET',
+    `/task/${taskId}`,
+  );
+  assert.equal(viaApi.body.steps.first?.instance, here);
+  const { rows } = await store.query<{ id: string }>(
+    "SELECT id FROM run WHERE task_id = $1 AND step_name = 'first'",
+    [taskId],
+  );
+  const run = await server.request<RunDocument>('GET', `/run/${rows[0]?.id}`);
+  assert.equal(run.body.instance, here);
+
+  // A run under way elsewhere, and one subscriber of the (unfinished) task's stream here.
+  await store.query(
+    `INSERT INTO run (id, plugin_name, origin, state, ran_on, started_at)
+     VALUES (gen_random_uuid(), 'far-plugin', 'api', 'RUNNING', 'far-away/42', now())`,
+  );
+  const socket = new WebSocket(`ws://127.0.0.1:${server.port}/task/${taskId}/stream`);
+  t.after(() => socket.close());
+  await new Promise((resolve, reject) => {
+    socket.once('message', resolve);
+    socket.once('error', reject);
+  });
+
+  const text = await (await fetch(`${server.url}/metrics`)).text();
+  assert.equal(sample(text, 'taskhost_step_duration_seconds_count', 'action="echo",state="DONE"'), 1);
+  assert.equal(sample(text, 'taskhost_step_duration_seconds_count', 'action="echo",state="SERVER_ERROR"'), 1);
+  assert.equal(sample(text, 'taskhost_runs_running', 'instance="far-away/42"'), 1);
+  assert.match(text, /^taskhost_websocket_subscribers 1$/m);
 });

@@ -170,6 +170,7 @@ test('POST /task creates a TODO task (not run) and answers 201 with the SPEC 7 d
       error: null,
       try_count: 0,
       last_run: null,
+      instance: null,
     },
   });
   const stored = await server.db.store.query<{ watcher_usernames: string[]; tags: Record<string, string> }>(

@@ -59,6 +59,7 @@ test('run NAME --json: the task document of SPEC section 7, exit 0 when DONE', a
   assert.deepEqual(Object.keys(document.steps.say ?? {}).sort(), [
     'children',
     'error',
+    'instance',
     'last_run',
     'metadata',
     'output',

@@ -88,6 +88,9 @@ test('the settings without a flag: defaults, parsed values, and their variables'
     resourceLimits: {},
     maxConcurrentExecutions: 100,
     completedTaskExpirationMs: 720 * 3_600_000,
+    heartbeatIntervalMs: 10_000,
+    instanceDeathTimeoutMs: 30_000,
+    maintenanceMode: false,
   });
 
   const { settings } = await parse(
@@ -99,10 +102,17 @@ config:
 resource_limits: {openssl: 4}
 max_concurrent_executions: -1
 completed_task_expiration: 1h30m
+heartbeat_interval: 2s
+instance_death_timeout: 1m
+maintenance_mode: false
 encryption: {keys_file: keys.json}
 `,
     [],
-    { TASKHOST_ADMINS: 'alice, bob', TASKHOST_KEYS_FILE: '/etc/taskhost/keys.json' },
+    {
+      TASKHOST_ADMINS: 'alice, bob',
+      TASKHOST_KEYS_FILE: '/etc/taskhost/keys.json',
+      TASKHOST_MAINTENANCE_MODE: 'yes',
+    },
   );
   assert.deepEqual(settings.admins, ['alice', 'bob']);
   assert.equal(settings.encryption.keysFile, '/etc/taskhost/keys.json');
@@ -114,6 +124,10 @@ encryption: {keys_file: keys.json}
   assert.deepEqual(settings.resourceLimits, { openssl: 4 });
   assert.equal(settings.maxConcurrentExecutions, Number.POSITIVE_INFINITY);
   assert.equal(settings.completedTaskExpirationMs, 90 * 60_000);
+  assert.equal(settings.heartbeatIntervalMs, 2000);
+  assert.equal(settings.instanceDeathTimeoutMs, 60_000);
+  // The variable wins over the file.
+  assert.equal(settings.maintenanceMode, true);
 });
 
 test('parseDuration reads Go durations', () => {
