@@ -18,6 +18,7 @@ export const ERROR_CODES = {
   TH_RUN_NOT_FOUND: { http: 404, exit: 2 },
   TH_TEMPLATE_INVALID: { http: 400, exit: 2 },
   TH_TEMPLATE_NOT_FOUND: { http: 404, exit: 2 },
+  TH_FUNCTION_NOT_FOUND: { http: 404, exit: 2 },
   TH_TASK_INPUT_INVALID: { http: 400, exit: 2 },
   TH_TASK_NOT_FOUND: { http: 404, exit: 2 },
   TH_RESOLUTION_STATE: { http: 409, exit: 2 },

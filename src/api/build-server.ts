@@ -5,6 +5,7 @@ import { TaskhostError } from '../errors.ts';
 import { VERSION } from '../version.ts';
 import { installErrorHandler } from './error-handler.ts';
 import { callbackRoutes } from './routes/callbacks.ts';
+import { functionRoutes } from './routes/functions.ts';
 import { metricsRoutes } from './routes/metrics.ts';
 import { monitoringRoutes } from './routes/monitoring.ts';
 import { pluginRoutes } from './routes/plugins.ts';
@@ -77,6 +78,7 @@ export async function buildServer(deps: ServerDeps): Promise<FastifyInstance> {
   runRoutes(app, deps);
   streamRoutes(app, deps);
   templateRoutes(app, deps);
+  functionRoutes(app, deps);
   taskRoutes(app, deps);
   taskStreamRoutes(app, deps);
   resolutionRoutes(app, deps);
