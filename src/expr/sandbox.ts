@@ -29,16 +29,9 @@
  * disposed: a runtime freed with a live handle would fail an assertion in QuickJS.
  */
 import { randomBytes } from 'node:crypto';
-import {
-  newQuickJSWASMModule,
-  newVariant,
-  RELEASE_SYNC,
-  shouldInterruptAfterDeadline,
-  type QuickJSContext,
-  type QuickJSHandle,
-  type QuickJSRuntime,
-  type QuickJSWASMModule,
-} from 'quickjs-emscripten';
+// Types only: quickjs-emscripten itself is imported on the first expression (a template
+// without expressions, and every command that loads templates, never pays for it).
+import type { QuickJSContext, QuickJSHandle, QuickJSRuntime, QuickJSWASMModule } from 'quickjs-emscripten';
 
 export interface ExpressionLimits {
   /** Default time an expression may run when its variable sets no `expression_timeout`. */
@@ -80,10 +73,14 @@ export async function loadExpressionEngine(): Promise<ExpressionEngine> {
     const { Memory } = (globalThis as unknown as { WebAssembly: { Memory: new (size: object) => never } })
       .WebAssembly;
     const memory = new Memory({ initial: (16 * 1024 * 1024) / PAGE, maximum: HEAP_LIMIT_BYTES / PAGE });
-    loading = newQuickJSWASMModule(newVariant(RELEASE_SYNC, { wasmMemory: memory })).then((module) => {
-      current = module;
-      return module;
-    });
+    loading = import('quickjs-emscripten')
+      .then(({ newQuickJSWASMModule, newVariant, RELEASE_SYNC }) =>
+        newQuickJSWASMModule(newVariant(RELEASE_SYNC, { wasmMemory: memory })),
+      )
+      .then((module) => {
+        current = module;
+        return module;
+      });
     loading.catch(() => {
       loading = undefined;
     });
@@ -168,7 +165,8 @@ export class ExpressionBatch {
     }
     const runtime = this.#runtimeFor();
     const context = runtime.newContext();
-    runtime.setInterruptHandler(shouldInterruptAfterDeadline(Date.now() + timeoutMs));
+    const deadline = Date.now() + timeoutMs;
+    runtime.setInterruptHandler(() => Date.now() > deadline);
     try {
       return this.#run(context, source, globals);
     } catch (error) {
