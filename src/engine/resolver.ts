@@ -70,7 +70,7 @@ const CHILD_NAME = /^(.*)-(\d+)$/;
 type NewStepRunStart = NewStepRun & { ownerId: string | null };
 
 /** A foreach child's definition: its parent's, without the loop (µTask expandStep). */
-function childDefinition(parent: Step, index: number): Step {
+export function childDefinition(parent: Step, index: number): Step {
   const { foreach: _foreach, foreach_strategy: _strategy, ...rest } = parent;
   return {
     ...rest,
