@@ -70,7 +70,7 @@ export interface ResolutionOutcome {
 const CHILD_NAME = /^(.*)-(\d+)$/;
 
 /** A foreach child's definition: its parent's, without the loop (µTask expandStep). */
-function childDefinition(parent: Step, index: number): Step {
+export function childDefinition(parent: Step, index: number): Step {
   const { foreach: _foreach, foreach_strategy: _strategy, ...rest } = parent;
   return {
     ...rest,

@@ -17,6 +17,15 @@ import { newStepRow } from './live-step.ts';
 import type { TemplateSnapshot } from './snapshot.ts';
 import { ResolutionState, TaskState } from './states.ts';
 
+/** The resolver inputs' defaults, or none when a required one has no default. */
+function resolverDefaults(inputs: TemplateSnapshot['template']['resolver_inputs']): Record<string, unknown> {
+  try {
+    return checkInputValues(inputs, {}, 'resolver_input');
+  } catch {
+    return {};
+  }
+}
+
 /** What creating a task needs. */
 export interface NewTaskRequest {
   snapshot: TemplateSnapshot;
@@ -54,7 +63,12 @@ export async function createTask(store: Store, request: NewTaskRequest): Promise
   let resolverInput: Record<string, unknown>;
   try {
     input = checkInputValues(template.inputs, request.input, 'input');
-    resolverInput = checkInputValues(template.resolver_inputs, request.resolverInput ?? {}, 'resolver_input');
+    // µTask's resolver gives resolver inputs when the resolution starts (POST /resolution):
+    // a task created without them stores their defaults if those suffice, else none yet.
+    resolverInput =
+      request.resolverInput === undefined
+        ? resolverDefaults(template.resolver_inputs)
+        : checkInputValues(template.resolver_inputs, request.resolverInput, 'resolver_input');
   } catch (error) {
     throw new TaskhostError('TH_TASK_INPUT_INVALID', (error as Error).message);
   }
@@ -219,15 +233,27 @@ export async function cancelTask(store: Store, taskId: string): Promise<void> {
   });
 }
 
+/** States a scheduler takes once their next_retry is due (scheduler.ts), besides a crashed run's. */
+const DUE_STATES = ['ERROR', 'WAITING', 'TO_AUTORUN_DELAYED', 'RETRY', 'TO_AUTORUN', 'CRASHED', 'RUNNING'];
+
 /**
  * Asks for a resolution to run now (µTask's POST /resolution/:id/run): it becomes due at once
- * (a TODO one TO_AUTORUN) and the schedulers are woken; whichever instance claims it runs
- * it. A DONE or cancelled resolution, and one running right now, are refused.
+ * and the schedulers are woken; whichever instance claims it runs it. One in a state no
+ * scheduler takes (TODO, PAUSED, BLOCKED_*) becomes TO_AUTORUN, so that a paused or blocked
+ * task resumes as µTask's run does. A DONE or cancelled resolution, and one running right
+ * now, are refused; so is a TODO one still missing a required resolver input (given with
+ * POST /resolution).
  */
 export async function requestRun(store: Store, resolutionId: string): Promise<void> {
   await store.transaction(async (db) => {
-    const { rows } = await db.query<{ state: string; instance_id: string | null }>(
-      'SELECT state, instance_id FROM resolution WHERE id = $1 FOR UPDATE',
+    const { rows } = await db.query<{
+      task_id: string;
+      state: string;
+      instance_id: string | null;
+      resolver_input: Record<string, unknown>;
+      template: TemplateSnapshot;
+    }>(
+      'SELECT task_id, state, instance_id, resolver_input, template FROM resolution WHERE id = $1 FOR UPDATE',
       [resolutionId],
     );
     const resolution = rows[0];
@@ -242,12 +268,32 @@ export async function requestRun(store: Store, resolutionId: string): Promise<vo
         `can't run resolution ${resolutionId}: it is ${resolution.state}`,
       );
     }
-    await db.query(
-      `UPDATE resolution SET next_retry = now(),
-              state = CASE WHEN state = 'TODO' THEN 'TO_AUTORUN' ELSE state END
-        WHERE id = $1`,
-      [resolutionId],
-    );
+    if (resolution.state === ResolutionState.TODO) {
+      try {
+        checkInputValues(
+          resolution.template.template.resolver_inputs,
+          resolution.resolver_input,
+          'resolver_inputs',
+        );
+      } catch (error) {
+        throw new TaskhostError(
+          'TH_TASK_INPUT_INVALID',
+          `${(error as Error).message}: give it with POST /resolution {"task_id", "resolver_inputs"}`,
+        );
+      }
+    }
+    await db.query(`UPDATE resolution SET next_retry = now() WHERE id = $1`, [resolutionId]);
+    if (!DUE_STATES.includes(resolution.state)) {
+      await db.query(`UPDATE resolution SET state = 'TO_AUTORUN' WHERE id = $1`, [resolutionId]);
+      const task = await getTask(db, resolution.task_id);
+      await appendTaskEvents(db, resolution.task_id, [
+        {
+          type: 'task',
+          state: task?.state ?? TaskState.TODO,
+          data: { resolution_state: ResolutionState.TO_AUTORUN },
+        },
+      ]);
+    }
     await db.query(`SELECT pg_notify('taskhost_due', $1)`, [resolutionId]);
   });
 }
