@@ -25,6 +25,12 @@ export function installErrorHandler(app: FastifyInstance): void {
         .header('retry-after', '1')
         .send({ error: 'the store is unavailable; try again', code: 'TH_STORE_UNAVAILABLE' });
     }
+    if (error.code === 'FST_ERR_CTP_BODY_TOO_LARGE') {
+      const limit = request.routeOptions.bodyLimit ?? request.server.initialConfig.bodyLimit;
+      return reply
+        .status(httpStatusOf('TH_REQUEST_TOO_LARGE'))
+        .send({ error: `the request body is over ${limit} bytes`, code: 'TH_REQUEST_TOO_LARGE' });
+    }
     if (error.statusCode && error.statusCode >= 400 && error.statusCode < 500) {
       return reply.status(error.statusCode).send({ error: error.message, code: 'TH_REQUEST_INVALID' });
     }

@@ -10,6 +10,7 @@ import {
   saveSteps,
 } from '../store/queries/tasks.ts';
 import type { Queryable, Store } from '../store/store.ts';
+import { insertComment } from '../store/queries/comments.ts';
 import { renderString } from '../template/render.ts';
 import { wakeParent } from './child-tasks.ts';
 import { checkInputValues } from './inputs.ts';
@@ -32,13 +33,26 @@ export interface NewTaskRequest {
   input: Record<string, unknown>;
   resolverInput?: Record<string, unknown>;
   requester: string;
+  requesterGroups?: string[];
   resolver?: string | null;
   parentTaskId?: string | null;
   /** The `config` root, for the title. */
   config?: Record<string, unknown>;
   tags?: Record<string, string>;
   watcherUsernames?: string[];
+  watcherGroups?: string[];
   resolverUsernames?: string[];
+  resolverGroups?: string[];
+  /** The task's first comment, by its requester (µTask's `comment`). */
+  comment?: string;
+  /**
+   * µTask's `delay`, in milliseconds: the task waits DELAYED, and an `auto_runnable` one is
+   * due that long after its creation (TO_AUTORUN_DELAYED at next_retry, which any instance's
+   * scheduler claims). Absent: not delayed.
+   */
+  delayMs?: number | null;
+  /** The batch the task belongs to (POST /batch, or an existing one). */
+  batchId?: string | null;
 }
 
 export interface CreatedTask {
@@ -46,12 +60,20 @@ export interface CreatedTask {
   resolutionId: string;
 }
 
+/** A task checked and ready to store: its ids, checked inputs and rendered title. */
+export interface PreparedTask extends CreatedTask {
+  request: NewTaskRequest;
+  input: Record<string, unknown>;
+  resolverInput: Record<string, unknown>;
+  title: string;
+}
+
 /**
- * Creates a task, its resolution (with the template's snapshot) and a TODO row per step, in
- * one transaction. Inputs are checked first: a bad input is refused (TH_TASK_INPUT_INVALID,
- * naming the input) and nothing is stored.
+ * Checks a task before anything is stored: the template must not be blocked, the inputs
+ * must pass (TH_TASK_INPUT_INVALID, naming the input under `root`), and the title is
+ * rendered from them.
  */
-export async function createTask(store: Store, request: NewTaskRequest): Promise<CreatedTask> {
+export async function prepareTask(request: NewTaskRequest, root = 'input'): Promise<PreparedTask> {
   const { template } = request.snapshot;
   if (template.blocked) {
     throw new TaskhostError(
@@ -62,7 +84,7 @@ export async function createTask(store: Store, request: NewTaskRequest): Promise
   let input: Record<string, unknown>;
   let resolverInput: Record<string, unknown>;
   try {
-    input = checkInputValues(template.inputs, request.input, 'input');
+    input = checkInputValues(template.inputs, request.input, root);
     // µTask's resolver gives resolver inputs when the resolution starts (POST /resolution):
     // a task created without them stores their defaults if those suffice, else none yet.
     resolverInput =
@@ -73,47 +95,94 @@ export async function createTask(store: Store, request: NewTaskRequest): Promise
     throw new TaskhostError('TH_TASK_INPUT_INVALID', (error as Error).message);
   }
   const taskId = randomUUID();
-  const resolutionId = randomUUID();
-  let title = template.name;
-  if (template.title_format) {
-    try {
-      title = await renderString(template.title_format, {
-        input,
-        config: request.config ?? {},
-        task: { task_id: taskId, requester_username: request.requester },
-      });
-    } catch (error) {
-      throw new TaskhostError('TH_TASK_INPUT_INVALID', `title_format: ${(error as Error).message}`);
-    }
-  }
-  await store.transaction(async (db) => {
-    await insertTask(db, {
-      id: taskId,
-      templateName: template.name,
-      title,
-      state: TaskState.TODO,
-      requester: request.requester,
-      input,
-      parentTaskId: request.parentTaskId ?? null,
-      tags: request.tags,
-      watcherUsernames: request.watcherUsernames,
-      resolverUsernames: request.resolverUsernames,
-    });
-    await insertResolution(db, {
-      id: resolutionId,
-      taskId,
-      state: ResolutionState.TODO,
-      resolver: request.resolver ?? request.requester,
-      resolverInput,
-      template: request.snapshot,
-      runMax: template.retry_max,
-    });
-    await saveSteps(db, resolutionId, Object.keys(template.steps).map(newStepRow));
-    await appendTaskEvents(db, taskId, [{ type: 'task', state: TaskState.TODO }]);
-    // An auto_runnable task starts at once, on whichever instance claims it.
-    if (template.auto_runnable) await db.query(`SELECT pg_notify('taskhost_due', $1)`, [resolutionId]);
+  const title = await renderTitle(request.snapshot, input, {
+    taskId,
+    requester: request.requester,
+    config: request.config,
   });
-  return { taskId, resolutionId };
+  return { taskId, resolutionId: randomUUID(), request, input, resolverInput, title };
+}
+
+/** A task's title: the template's `title_format` rendered from its inputs, else the template's name. */
+export async function renderTitle(
+  snapshot: TemplateSnapshot,
+  input: Record<string, unknown>,
+  task: { taskId: string; requester: string; config?: Record<string, unknown> },
+): Promise<string> {
+  const { template } = snapshot;
+  if (!template.title_format) return template.name;
+  try {
+    return await renderString(template.title_format, {
+      input,
+      config: task.config ?? {},
+      task: { task_id: task.taskId, requester_username: task.requester },
+    });
+  } catch (error) {
+    throw new TaskhostError('TH_TASK_INPUT_INVALID', `title_format: ${(error as Error).message}`);
+  }
+}
+
+/**
+ * Stores a prepared task in the caller's transaction: the task, its resolution (with the
+ * template's snapshot), a TODO row per step, its first comment and its first event.
+ */
+export async function insertPreparedTask(db: Queryable, prepared: PreparedTask): Promise<void> {
+  const { request, taskId, resolutionId } = prepared;
+  const { template } = request.snapshot;
+  const delayed = request.delayMs !== undefined && request.delayMs !== null;
+  const state = delayed ? TaskState.DELAYED : TaskState.TODO;
+  await insertTask(db, {
+    id: taskId,
+    templateName: template.name,
+    title: prepared.title,
+    state,
+    requester: request.requester,
+    requesterGroups: request.requesterGroups,
+    input: prepared.input,
+    parentTaskId: request.parentTaskId ?? null,
+    tags: request.tags,
+    watcherUsernames: request.watcherUsernames,
+    watcherGroups: request.watcherGroups,
+    resolverUsernames: request.resolverUsernames,
+    resolverGroups: request.resolverGroups,
+    batchId: request.batchId,
+  });
+  // µTask's delayed autorun: a resolution due at next_retry. A delayed task whose template
+  // is not auto_runnable waits TODO for a resolver, as any such task does.
+  const autorunDelayed = delayed && template.auto_runnable;
+  await insertResolution(db, {
+    id: resolutionId,
+    taskId,
+    state: autorunDelayed ? ResolutionState.TO_AUTORUN_DELAYED : ResolutionState.TODO,
+    resolver: request.resolver ?? request.requester,
+    resolverInput: prepared.resolverInput,
+    template: request.snapshot,
+    runMax: template.retry_max,
+    delayMs: autorunDelayed ? request.delayMs : null,
+  });
+  await saveSteps(db, resolutionId, Object.keys(template.steps).map(newStepRow));
+  if (request.comment) {
+    await insertComment(db, {
+      id: randomUUID(),
+      taskId,
+      username: request.requester,
+      content: request.comment,
+    });
+  }
+  await appendTaskEvents(db, taskId, [{ type: 'task', state }]);
+  // An auto_runnable task starts at once (a delayed one when due), on whichever instance claims it.
+  if (template.auto_runnable) await db.query(`SELECT pg_notify('taskhost_due', $1)`, [resolutionId]);
+}
+
+/**
+ * Creates a task, its resolution (with the template's snapshot) and a TODO row per step, in
+ * one transaction. Inputs are checked first: a bad input is refused (TH_TASK_INPUT_INVALID,
+ * naming the input) and nothing is stored.
+ */
+export async function createTask(store: Store, request: NewTaskRequest): Promise<CreatedTask> {
+  const prepared = await prepareTask(request);
+  await store.transaction((db) => insertPreparedTask(db, prepared));
+  return { taskId: prepared.taskId, resolutionId: prepared.resolutionId };
 }
 
 /** Where each step of a resolution last ran: its latest run's instance. */

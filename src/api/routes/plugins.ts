@@ -76,7 +76,7 @@ export function pluginRoutes(app: FastifyInstance, deps: ServerDeps & { supervis
     },
     async (request, reply) => {
       const { format } = request.query as { format: ListFormat };
-      return sendList(reply, format, (await listPlugins(store)).map(pluginDocument));
+      return sendList(reply, format, (await listPlugins(store)).map(pluginDocument), 'plugin');
     },
   );
 

@@ -69,6 +69,7 @@ export function runRoutes(app: FastifyInstance, deps: ServerDeps): void {
           const { data: _data, ...summary } = runDocument(row);
           return summary as unknown as Record<string, unknown>;
         }),
+        'run',
       );
     },
   );

@@ -1,6 +1,7 @@
 import type { FastifyInstance } from 'fastify';
 import { TaskhostError } from '../../errors.ts';
 import type { LoadedTemplate } from '../../template/types.ts';
+import { formatQuery, sendList, type ListFormat } from '../format.ts';
 import { callerOf } from '../identity.ts';
 import type { ServerDeps } from '../services.ts';
 import { TemplateCatalog } from '../template-catalog.ts';
@@ -92,20 +93,26 @@ export function templateRoutes(app: FastifyInstance, deps: ServerDeps): void {
           properties: {
             page_size: { type: 'integer', minimum: 1, maximum: 1000, default: 20 },
             last: { type: 'string', description: 'the last name of the previous page' },
+            ...formatQuery,
           },
         },
         response: { 200: { type: 'array', items: templateSummarySchema } },
       },
     },
-    async (request) => {
-      const { page_size: pageSize, last } = request.query as { page_size: number; last?: string };
+    async (request, reply) => {
+      const {
+        page_size: pageSize,
+        last,
+        format,
+      } = request.query as { page_size: number; last?: string; format: ListFormat };
       const { admin } = callerOf(request);
-      return catalog
+      const page = catalog
         .list()
         .filter((loaded) => admin || !loaded.template.hidden)
         .filter((loaded) => last === undefined || loaded.name > last.trim().toLowerCase())
         .slice(0, pageSize)
         .map(summaryOf);
+      return sendList(reply, format, page, 'template');
     },
   );
 

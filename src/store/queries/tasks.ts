@@ -72,7 +72,10 @@ export interface NewTask {
   tags?: Record<string, string>;
   parentTaskId?: string | null;
   watcherUsernames?: string[];
+  watcherGroups?: string[];
   resolverUsernames?: string[];
+  resolverGroups?: string[];
+  batchId?: string | null;
 }
 
 export interface NewResolution {
@@ -83,13 +86,16 @@ export interface NewResolution {
   resolverInput: Record<string, unknown>;
   template: unknown;
   runMax: number;
+  /** Due this many milliseconds after the transaction's start (a delayed task); none when absent. */
+  delayMs?: number | null;
 }
 
 export async function insertTask(db: Queryable, task: NewTask): Promise<void> {
   await db.query(
     `INSERT INTO task (id, template_name, title, state, requester_username, requester_groups, input, tags,
-                       parent_task_id, watcher_usernames, resolver_usernames)
-     VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11)`,
+                       parent_task_id, watcher_usernames, resolver_usernames, watcher_groups, resolver_groups,
+                       batch_id)
+     VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14)`,
     [
       task.id,
       task.templateName,
@@ -102,14 +108,17 @@ export async function insertTask(db: Queryable, task: NewTask): Promise<void> {
       task.parentTaskId ?? null,
       task.watcherUsernames ?? [],
       task.resolverUsernames ?? [],
+      task.watcherGroups ?? [],
+      task.resolverGroups ?? [],
+      task.batchId ?? null,
     ],
   );
 }
 
 export async function insertResolution(db: Queryable, resolution: NewResolution): Promise<void> {
   await db.query(
-    `INSERT INTO resolution (id, task_id, state, resolver_username, resolver_input, template, run_max)
-     VALUES ($1, $2, $3, $4, $5, $6, $7)`,
+    `INSERT INTO resolution (id, task_id, state, resolver_username, resolver_input, template, run_max, next_retry)
+     VALUES ($1, $2, $3, $4, $5, $6, $7, now() + $8::float8 * interval '1 millisecond')`,
     [
       resolution.id,
       resolution.taskId,
@@ -118,6 +127,7 @@ export async function insertResolution(db: Queryable, resolution: NewResolution)
       JSON.stringify(resolution.resolverInput),
       JSON.stringify(resolution.template),
       resolution.runMax,
+      resolution.delayMs ?? null,
     ],
   );
 }

@@ -3,6 +3,7 @@ import assert from 'node:assert/strict';
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
+import { XMLParser } from 'fast-xml-parser';
 import { parse as parseYaml } from 'yaml';
 import type { RunDocument } from '../../../src/runs/document.ts';
 import {
@@ -247,7 +248,7 @@ test('DELETE /plugin/:name answers 204, then the plugin is gone: GET, DELETE and
   assert.ok(!list.body.some((plugin) => plugin.name === 'doomed'));
 });
 
-test('GET /plugin lists the registry as json, yaml and csv, the same entries in each', async () => {
+test('GET /plugin lists the registry as json, yaml, csv and xml, the same entries in each', async () => {
   await server.register('rich', 'rich-metadata.sh');
   await server.register('plain', 'ok.sh');
 
@@ -296,7 +297,18 @@ test('GET /plugin lists the registry as json, yaml and csv, the same entries in 
     json.body.find((p) => p.name === 'rich')?.inputs,
   );
 
-  const bad = await server.request('GET', '/plugin?format=xml');
+  const xml = await server.request('GET', '/plugin?format=xml');
+  assert.equal(xml.status, 200);
+  assert.match(xml.headers.get('content-type') ?? '', /^application\/xml/);
+  const parsed = new XMLParser({ isArray: (name) => name === 'plugin' }).parse(xml.text) as {
+    plugins: { plugin: { name: string; location: string }[] };
+  };
+  assert.deepEqual(
+    parsed.plugins.plugin.map((plugin) => [plugin.name, plugin.location]),
+    json.body.map((doc) => [doc.name, doc.location]),
+  );
+
+  const bad = await server.request('GET', '/plugin?format=html');
   assert.equal(bad.status, 400);
   assertErrorBody(bad.body, 'TH_REQUEST_INVALID', /format/);
 });

@@ -239,7 +239,7 @@ test('POST /task refuses a bad request with 400 naming the field, an unknown tem
     /tags/,
   );
   assertError(
-    await server.request('POST', '/task', { template_name: 'hello', input: { name: 'ada' }, delay: '1h' }),
+    await server.request('POST', '/task', { template_name: 'hello', input: { name: 'ada' }, delay: 'soon' }),
     400,
     'TH_REQUEST_INVALID',
     /delay/,
@@ -310,7 +310,7 @@ test('GET /task pages newest first by page_size and last, filtered by state and 
 
   assertError(await server.request('GET', '/task?page_size=1001'), 400, 'TH_REQUEST_INVALID', /page_size/);
   assertError(await server.request('GET', '/task?last=nope'), 400, 'TH_REQUEST_INVALID', /last/);
-  assertError(await server.request('GET', '/task?type=all'), 400, 'TH_REQUEST_INVALID');
+  assertError(await server.request('GET', '/task?type=everything'), 400, 'TH_REQUEST_INVALID', /type/);
 });
 
 test('POST /resolution/:id/cancel cancels a TODO task (204); a cancelled or DONE one is 409, an unknown one 404', async () => {
