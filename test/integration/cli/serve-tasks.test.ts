@@ -136,7 +136,7 @@ async function createTask(url: string, template: string): Promise<string> {
   return ((await created.json()) as { id: string }).id;
 }
 
-test('serve on SIGTERM lets a running step finish within --shutdown-timeout: the task ends DONE, serve exits 0', async (t) => {
+test('serve on SIGTERM lets a running step finish within --shutdown-timeout: the task ends DONE, serve exits 143 (SIGTERM)', async (t) => {
   const { cwd, log, gate } = await gatedProject(t);
   const server = await startServe([], { cwd, env: cliEnv({ DATABASE_URL: database.url }) });
   const id = await createTask(server.url, 'gated');
