@@ -21,7 +21,15 @@
  *   node --import tsx test/bench/engine-echo-chain.ts [--rounds N] [--steps N]
  */
 import { Logger, run as runGraphileWorker, type Runner } from 'graphile-worker';
-import { chainTemplate, loadSnapshot, openStore, runInProcess, stepsInState } from './engine-lib.ts';
+import {
+  chainTemplate,
+  loadSnapshot,
+  openStore,
+  runInProcess,
+  stepsInState,
+  writeMark,
+  writesSince,
+} from './engine-lib.ts';
 import {
   fmt,
   loadAverage,
@@ -58,27 +66,6 @@ interface Sample {
   cpuMs: number;
   xids: number;
   walBytes: number;
-}
-
-/** The database's write position: next xid to assign, and the WAL insert location. */
-async function writeMark(store: Store): Promise<{ xid: bigint; lsn: string }> {
-  const { rows } = await store.query<{ xid: string; lsn: string }>(
-    `SELECT pg_snapshot_xmax(pg_current_snapshot())::text AS xid, pg_current_wal_insert_lsn()::text AS lsn`,
-  );
-  const row = rows[0] as { xid: string; lsn: string };
-  return { xid: BigInt(row.xid), lsn: row.lsn };
-}
-
-async function writesSince(
-  store: Store,
-  mark: { xid: bigint; lsn: string },
-): Promise<{ xids: number; walBytes: number }> {
-  const now = await writeMark(store);
-  const { rows } = await store.query<{ bytes: string }>(`SELECT pg_wal_lsn_diff($1, $2)::text AS bytes`, [
-    now.lsn,
-    mark.lsn,
-  ]);
-  return { xids: Number(now.xid - mark.xid), walBytes: Number(rows[0]?.bytes ?? Number.NaN) };
 }
 
 export async function runEngineEchoChain(options: EchoChainOptions = {}): Promise<BenchResult> {

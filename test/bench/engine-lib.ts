@@ -124,3 +124,24 @@ export async function stepsInState(store: Store, resolutionId: string, state: st
   );
   return Number(rows[0]?.n ?? 0);
 }
+
+/** The database's write position: next xid to assign, and the WAL insert location. */
+export async function writeMark(store: Store): Promise<{ xid: bigint; lsn: string }> {
+  const { rows } = await store.query<{ xid: string; lsn: string }>(
+    `SELECT pg_snapshot_xmax(pg_current_snapshot())::text AS xid, pg_current_wal_insert_lsn()::text AS lsn`,
+  );
+  const row = rows[0] as { xid: string; lsn: string };
+  return { xid: BigInt(row.xid), lsn: row.lsn };
+}
+
+export async function writesSince(
+  store: Store,
+  mark: { xid: bigint; lsn: string },
+): Promise<{ xids: number; walBytes: number }> {
+  const now = await writeMark(store);
+  const { rows } = await store.query<{ bytes: string }>(`SELECT pg_wal_lsn_diff($1, $2)::text AS bytes`, [
+    now.lsn,
+    mark.lsn,
+  ]);
+  return { xids: Number(now.xid - mark.xid), walBytes: Number(rows[0]?.bytes ?? Number.NaN) };
+}

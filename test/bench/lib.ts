@@ -402,6 +402,10 @@ export interface ServerOptions {
   dataDir?: string;
   outputCapBytes?: number;
   cwd?: string;
+  /** The templates tasks are created from (`--templates`; default: the project's templates/). */
+  templatesDir?: string;
+  /** A settings file (`--config`), for the settings that have no flag. */
+  configFile?: string;
 }
 
 /**
@@ -421,6 +425,8 @@ export async function startServer(options: ServerOptions = {}): Promise<ServerPr
   ];
   if (options.dataDir) args.push('--data-dir', options.dataDir);
   if (options.outputCapBytes !== undefined) args.push('--output-cap', String(options.outputCapBytes));
+  if (options.templatesDir) args.push('--templates', options.templatesDir);
+  if (options.configFile) args.push('--config', options.configFile);
   const env = cleanEnv(options.databaseUrl ? { DATABASE_URL: options.databaseUrl } : {});
   const child = spawn(process.execPath, args, {
     cwd: options.cwd ?? PROJECT_DIR,

@@ -7,7 +7,7 @@
  * when a benchmark crashed (a wrong answer from a plugin, a server that did not start...).
  *
  *   npm run bench                          all of them
- *   npm run bench -- protocol ws           some (by name prefix: protocol, cli, ws, flood, kill, api, global, plugin, engine)
+ *   npm run bench -- protocol ws           some (by name prefix: protocol, cli, ws, flood, kill, api, global, plugin, engine, server)
  *   npm run bench -- --quick               fewer repetitions (a smoke run; numbers are rough)
  */
 import { execFileSync } from 'node:child_process';
@@ -37,6 +37,10 @@ import {
   type TargetCheck,
 } from './lib.ts';
 import { runProtocolOverhead } from './protocol-overhead.ts';
+import { runServerApiLoad } from './server-api-load.ts';
+import { runServerStream } from './server-stream.ts';
+import { runServerTaskCount } from './server-task-count.ts';
+import { runServerThroughput } from './server-throughput.ts';
 import { runWsLatency } from './ws-latency.ts';
 
 const args = process.argv.slice(2);
@@ -58,6 +62,19 @@ const BENCHMARKS: { name: string; run: () => Promise<BenchResult> }[] = [
   { name: 'engine-overhead', run: () => runEngineOverhead(quick ? { rounds: 1, steps: 50 } : {}) },
   { name: 'engine-echo-chain', run: () => runEngineEchoChain(quick ? { rounds: 1, steps: 200 } : {}) },
   { name: 'engine-foreach', run: () => runEngineForeach(quick ? { rounds: 1 } : {}) },
+  {
+    name: 'server-throughput',
+    run: () => runServerThroughput(quick ? { rounds: 1, tasks: 150, jobs: 1000 } : {}),
+  },
+  {
+    name: 'server-api-load',
+    run: () => runServerApiLoad(quick ? { rounds: 1, seconds: 3, burstSeconds: 2 } : {}),
+  },
+  {
+    name: 'server-task-count',
+    run: () => runServerTaskCount(quick ? { rounds: 1, large: 10_000, requests: 10, tasks: 2 } : {}),
+  },
+  { name: 'server-stream', run: () => runServerStream(quick ? { rounds: 1, lines: 100 } : {}) },
 ];
 
 function gitCommit(): string | null {

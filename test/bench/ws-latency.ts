@@ -58,7 +58,7 @@ interface StreamEvent {
   line?: string | null;
 }
 
-interface SubscriberResult {
+export interface SubscriberResult {
   latencies: number[];
   /** Latency by tick number. */
   byTick: Map<number, number>;
@@ -91,7 +91,7 @@ interface RoundResult {
 }
 
 /** Opens a subscriber; resolves `ready` on its snapshot, `done` on close. */
-function subscribe(url: string): { ready: Promise<void>; done: Promise<SubscriberResult> } {
+export function subscribe(url: string): { ready: Promise<void>; done: Promise<SubscriberResult> } {
   const socket = new WebSocket(url);
   const latencies: number[] = [];
   const byTick = new Map<number, number>();

@@ -1,0 +1,341 @@
+/**
+ * Server throughput (issue 13, benchmark a): tasks per second of a 3-step `echo` template
+ * (auto_runnable) through `taskhost serve`, with 1 and with 3 instances on one PostgreSQL,
+ * beside graphile-worker 0.17 running no-op jobs at concurrency 10 on the same cluster.
+ *
+ *   taskhost x1  one serve process (its own process, the compiled dist/, store: database
+ *                `th1` of the benchmark cluster)
+ *   taskhost x3  three serve processes sharing database `th3`
+ *         each:  `tasks` POST /task (at most `inFlight` at once, round-robin over the
+ *                instances) of a template whose three echo steps run one after the other;
+ *                each instance's scheduler claims what it can. Timed from just before the
+ *                first POST to the last task's end, as PostgreSQL stamped it (the greatest
+ *                `last_activity` of the round's tasks: their final transaction's now()), so
+ *                the polling that waits for the end adds nothing. Every task must end DONE.
+ *   graphile     graphile-worker 0.17 in this process (`run`, concurrency 10, database
+ *                `graphile`), `jobs` no-op jobs added in one addJobs call; timed from just
+ *                before the call to the last `job:complete` (the job's deletion committed).
+ *
+ * Each creation of a task is one HTTP request and one transaction writing the task, its
+ * resolution and its 3 steps; each task then takes at least a claim and 3 step transitions,
+ * each durable. A graphile job is one row added in bulk and one deleted. Target (issue 13):
+ * taskhost tasks/s >= 0.5 x graphile jobs/s, reported as graphile jobs/s / taskhost
+ * tasks/s <= 2. The variants run interleaved round by round (the order rotating), after a
+ * warm-up round; the ratio is of the medians, the per-round ratios are shown too.
+ *
+ *   node --import tsx test/bench/server-throughput.ts [--rounds N] [--tasks N] [--jobs N]
+ */
+import {
+  Logger,
+  makeWorkerUtils,
+  run as runGraphileWorker,
+  type Runner,
+  type WorkerUtils,
+} from 'graphile-worker';
+import type { Store } from '../../src/store/store.ts';
+import { writeMark, writesSince } from './engine-lib.ts';
+import {
+  cpuMs,
+  fmt,
+  loadAverage,
+  log,
+  median,
+  onCleanup,
+  removeDir,
+  rotation,
+  runIfMain,
+  sleep,
+  startCluster,
+  startServer,
+  summarize,
+  table,
+  target,
+  tempDir,
+  wallClockMs,
+  type BenchResult,
+  type ServerProcess,
+} from './lib.ts';
+import {
+  createDatabase,
+  createTasks,
+  databaseUrl,
+  describeStates,
+  echoTemplate,
+  fsyncLatencyMs,
+  templatesDir,
+  waitTasksEnded,
+} from './server-lib.ts';
+
+const BENCHMARK = 'server-throughput';
+/** graphile jobs/s over taskhost tasks/s: at most 2 (taskhost at least half as fast). */
+const RATIO_LIMIT = 2;
+const TEMPLATE = 'echo3';
+
+export interface ServerThroughputOptions {
+  rounds?: number;
+  warmup?: number;
+  /** Tasks per taskhost round. */
+  tasks?: number;
+  /** Jobs per graphile round. */
+  jobs?: number;
+  /** POST /task requests in flight at once. */
+  inFlight?: number;
+}
+
+type Variant = 'taskhost x1' | 'taskhost x3' | 'graphile';
+const VARIANTS: readonly Variant[] = ['taskhost x1', 'taskhost x3', 'graphile'];
+
+interface Sample {
+  ms: number;
+  perSecond: number;
+  /** Taskhost: the POSTs alone (from the first sent to the last answered). */
+  createMs: number;
+  /** CPU used meanwhile by the serve processes (taskhost) or by this process (graphile). */
+  cpuMs: number;
+  /** Write transactions (xids assigned, whole cluster) and WAL bytes of the round. */
+  xids: number;
+  walBytes: number;
+}
+
+export async function runServerThroughput(options: ServerThroughputOptions = {}): Promise<BenchResult> {
+  const rounds = options.rounds ?? 3;
+  const warmup = options.warmup ?? 1;
+  const tasks = options.tasks ?? 600;
+  const jobs = options.jobs ?? 5000;
+  const inFlight = options.inFlight ?? 16;
+  log(
+    `== ${BENCHMARK}: ${tasks} tasks of 3 echo steps through 1 and 3 serve instances vs ${jobs} graphile-worker no-op jobs (concurrency 10); ${rounds} interleaved rounds, ${warmup} warm-up`,
+  );
+  log(`   load average before: ${loadAverage()}`);
+  const result: BenchResult = {
+    benchmark: BENCHMARK,
+    metrics: { rounds, warmup, tasks, jobs, in_flight: inFlight },
+    targets: [],
+    notes: [],
+  };
+
+  const templates = templatesDir({ [TEMPLATE]: echoTemplate(TEMPLATE, true) });
+  const noPlugins = tempDir('no-plugins');
+  const cluster = await startCluster();
+  const fsyncMs = fsyncLatencyMs(cluster.root);
+  result.metrics.fsync_8k_median_ms = fsyncMs;
+  log(`   an 8 KiB write + fdatasync on the cluster's disk: ${fmt(fsyncMs)} ms (median)`);
+  const stores: Store[] = [];
+  let runner: Runner | null = null;
+  let utils: WorkerUtils | null = null;
+  const servers: ServerProcess[] = [];
+  const release = async (): Promise<void> => {
+    await runner?.stop().catch(() => undefined);
+    await Promise.resolve(utils?.release()).catch(() => undefined);
+    for (const server of servers) await server.stop();
+    for (const store of stores) await store.close().catch(() => undefined);
+  };
+  const unregister = onCleanup(release);
+  try {
+    const one = await createDatabase(cluster, 'th1');
+    const three = await createDatabase(cluster, 'th3');
+    stores.push(one, three);
+    const serverOptions = { tasksDir: noPlugins, templatesDir: templates };
+    const single = await startServer({ ...serverOptions, databaseUrl: databaseUrl(cluster, 'th1') });
+    servers.push(single);
+    const trio: ServerProcess[] = [];
+    for (let i = 0; i < 3; i += 1) {
+      trio.push(await startServer({ ...serverOptions, databaseUrl: databaseUrl(cluster, 'th3') }));
+    }
+    servers.push(...trio);
+
+    const admin = await createDatabase(cluster, 'graphile');
+    stores.push(admin);
+    const graphileUrl = databaseUrl(cluster, 'graphile');
+    let completed = 0;
+    let failed = 0;
+    let onComplete: (() => void) | null = null;
+    runner = await runGraphileWorker({
+      connectionString: graphileUrl,
+      concurrency: 10,
+      noHandleSignals: true,
+      logger: new Logger(() => () => undefined),
+      taskList: { noop: async () => undefined },
+    });
+    runner.events.on('job:complete', ({ error }) => {
+      if (error) failed += 1;
+      completed += 1;
+      onComplete?.();
+    });
+    utils = await makeWorkerUtils({
+      connectionString: graphileUrl,
+      logger: new Logger(() => () => undefined),
+    });
+    const graphileUtils = utils;
+
+    const runTaskhost = async (
+      group: readonly ServerProcess[],
+      store: Store,
+      count: number,
+    ): Promise<Sample> => {
+      const cpu0 = group.map((server) => cpuMs(server.pid));
+      const started = wallClockMs();
+      const ids = await createTasks(group, TEMPLATE, count, inFlight);
+      const createMs = wallClockMs() - started;
+      const end = await waitTasksEnded(store, ids, 600_000);
+      const cpu = group.reduce((sum, server, i) => sum + cpuMs(server.pid) - (cpu0[i] ?? 0), 0);
+      if ((end.states.DONE ?? 0) !== count) {
+        throw new Error(`taskhost x${group.length}: ${describeStates(end.states)} (expected DONE ${count})`);
+      }
+      const ms = end.lastActivityMs - started;
+      return { ms, perSecond: (count * 1000) / ms, createMs, cpuMs: cpu, xids: 0, walBytes: 0 };
+    };
+    const runGraphile = async (count: number): Promise<Sample> => {
+      completed = 0;
+      failed = 0;
+      const all = new Promise<void>((resolve) => {
+        onComplete = () => {
+          if (completed >= count) resolve();
+        };
+      });
+      const specs = Array.from({ length: count }, () => ({ identifier: 'noop', payload: {} }));
+      const cpu0 = process.cpuUsage();
+      const started = performance.now();
+      await graphileUtils.addJobs(specs);
+      const createMs = performance.now() - started;
+      await all;
+      // job:complete can fire before the job's deletion is committed (completions are
+      // written in batches): the round ends when the queue is empty.
+      for (;;) {
+        const { rows } = await admin.query('SELECT 1 FROM graphile_worker._private_jobs LIMIT 1');
+        if (rows.length === 0) break;
+        await sleep(1);
+      }
+      const ms = performance.now() - started;
+      const { user, system } = process.cpuUsage(cpu0);
+      onComplete = null;
+      if (failed > 0) throw new Error(`graphile: ${failed} no-op jobs failed`);
+      return {
+        ms,
+        perSecond: (count * 1000) / ms,
+        createMs,
+        cpuMs: (user + system) / 1000,
+        xids: 0,
+        walBytes: 0,
+      };
+    };
+    const invoke: Record<Variant, (scale: number) => Promise<Sample>> = {
+      'taskhost x1': (scale) => runTaskhost([single], one, Math.round(tasks * scale)),
+      'taskhost x3': (scale) => runTaskhost(trio, three, Math.round(tasks * scale)),
+      graphile: (scale) => runGraphile(Math.round(jobs * scale)),
+    };
+
+    const vacuum: Record<Variant, () => Promise<unknown>> = {
+      'taskhost x1': () => one.query('VACUUM'),
+      'taskhost x3': () => three.query('VACUUM'),
+      graphile: () => admin.query('VACUUM'),
+    };
+
+    const samples: Record<Variant, Sample[]> = { 'taskhost x1': [], 'taskhost x3': [], graphile: [] };
+    for (let round = 0; round < warmup + rounds; round += 1) {
+      const measured = round >= warmup;
+      for (const index of rotation(VARIANTS.length, round)) {
+        const variant = VARIANTS[index] as Variant;
+        const mark = await writeMark(admin);
+        const sample = {
+          ...(await invoke[variant](measured ? 1 : 0.25)),
+          ...(await writesSince(admin, mark)),
+        };
+        // Untimed: the round's dead rows vacuumed now rather than by autovacuum in the next one.
+        await vacuum[variant]();
+        log(
+          `   ${measured ? `round ${round - warmup + 1}` : 'warm-up'} ${variant}: ${fmt(sample.ms, 0)} ms, ${fmt(sample.perSecond, 1)}/s (creation ${fmt(sample.createMs, 0)} ms)`,
+        );
+        if (measured) samples[variant].push(sample);
+      }
+    }
+
+    const rate = (variant: Variant): number => median(samples[variant].map((s) => s.perSecond));
+    const units: Record<Variant, number> = { 'taskhost x1': tasks, 'taskhost x3': tasks, graphile: jobs };
+    const rows: string[][] = [
+      [
+        'variant',
+        'per s (median)',
+        'p10..p90 per s',
+        'total ms',
+        'creation ms',
+        'CPU ms / item',
+        'write xacts / item',
+        'WAL bytes / item',
+        'by round /s',
+      ],
+    ];
+    for (const variant of VARIANTS) {
+      const perSecond = summarize(samples[variant].map((s) => s.perSecond));
+      const label =
+        variant === 'graphile' ? `graphile-worker 0.17 (${jobs} jobs, c=10)` : `${variant} (${tasks} tasks)`;
+      rows.push([
+        label,
+        fmt(perSecond.median, 1),
+        `${fmt(perSecond.p10, 1)}..${fmt(perSecond.p90, 1)}`,
+        fmt(median(samples[variant].map((s) => s.ms)), 0),
+        fmt(median(samples[variant].map((s) => s.createMs)), 0),
+        fmt(median(samples[variant].map((s) => s.cpuMs / units[variant])), 2),
+        fmt(median(samples[variant].map((s) => s.xids / units[variant])), 1),
+        fmt(median(samples[variant].map((s) => s.walBytes / units[variant])), 0),
+        samples[variant].map((s) => fmt(s.perSecond, 0)).join(' '),
+      ]);
+      const key = variant.replace(' ', '_');
+      result.metrics[`${key}.per_second`] = perSecond.median;
+      result.metrics[`${key}.total_median_ms`] = median(samples[variant].map((s) => s.ms));
+      result.metrics[`${key}.creation_median_ms`] = median(samples[variant].map((s) => s.createMs));
+      result.metrics[`${key}.cpu_ms_per_item`] = median(
+        samples[variant].map((s) => s.cpuMs / units[variant]),
+      );
+      result.metrics[`${key}.write_xacts_per_item`] = median(
+        samples[variant].map((s) => s.xids / units[variant]),
+      );
+      result.metrics[`${key}.wal_bytes_per_item`] = median(
+        samples[variant].map((s) => s.walBytes / units[variant]),
+      );
+    }
+    log(table(rows));
+    const graphileRate = rate('graphile');
+    for (const variant of ['taskhost x1', 'taskhost x3'] as const) {
+      const ratio = graphileRate / rate(variant);
+      const paired = median(
+        samples[variant].map((s, i) => (samples.graphile[i]?.perSecond ?? Number.NaN) / s.perSecond),
+      );
+      log(
+        `   graphile jobs/s / ${variant} tasks/s: ${fmt(ratio, 3)} (of the medians); median of the per-round ratios ${fmt(paired, 3)}`,
+      );
+      const key = variant.replace(' ', '_');
+      result.metrics[`graphile_over_${key}`] = ratio;
+      result.metrics[`graphile_over_${key}_paired`] = paired;
+      result.targets.push(
+        target(BENCHMARK, `graphile jobs/s / ${variant} tasks/s (3 echo steps)`, ratio, RATIO_LIMIT, 'x'),
+      );
+    }
+    result.metrics['taskhost_x3_over_x1'] = rate('taskhost x3') / rate('taskhost x1');
+    log(`   3 instances / 1 instance: ${fmt(rate('taskhost x3') / rate('taskhost x1'), 3)} (tasks/s)`);
+    log(`   load average after: ${loadAverage()}`);
+    result.notes.push(
+      "taskhost CPU is the serve processes' only (PostgreSQL and this client excluded); graphile CPU is this process (worker in-process, PostgreSQL excluded)",
+    );
+    return result;
+  } finally {
+    unregister();
+    await release();
+    await cluster.stop();
+    removeDir(templates);
+    removeDir(noPlugins);
+  }
+}
+
+function numberFromArgv(flag: string): number | undefined {
+  const index = process.argv.indexOf(flag);
+  return index > 0 ? Number(process.argv[index + 1]) : undefined;
+}
+
+runIfMain(import.meta.url, () =>
+  runServerThroughput({
+    rounds: numberFromArgv('--rounds'),
+    tasks: numberFromArgv('--tasks'),
+    jobs: numberFromArgv('--jobs'),
+  }),
+);
