@@ -3,16 +3,6 @@ import { TaskhostError } from '../errors.ts';
 
 /** What the task, comment and batch routes share: schemas of their fields, and checks ajv cannot make. */
 
-export const errorSchema = {
-  type: 'object',
-  properties: { error: { type: 'string' }, code: { type: 'string' } },
-} as const;
-
-/** The error answers a route may give, by status. */
-export function errorResponses(...statuses: number[]): Record<number, typeof errorSchema> {
-  return Object.fromEntries(statuses.map((status) => [status, errorSchema]));
-}
-
 export const names = { type: 'array', items: { type: 'string', minLength: 1 } } as const;
 export const tagsSchema = { type: 'object', additionalProperties: { type: 'string' } } as const;
 

@@ -3,7 +3,8 @@ import { createBatch } from '../../engine/batches.ts';
 import { callerOf } from '../identity.ts';
 import type { ServerDeps } from '../services.ts';
 import { TemplateCatalog } from '../template-catalog.ts';
-import { checkComment, checkTags, commentText, errorResponses, names, tagsSchema } from '../task-fields.ts';
+import { errorResponses } from '../error-schema.ts';
+import { checkComment, checkTags, commentText, names, tagsSchema } from '../task-fields.ts';
 
 interface CreateBatchBody {
   template_name: string;

@@ -1,11 +1,7 @@
 import type { FastifyInstance } from 'fastify';
 import { resolveCallback } from '../../engine/engine.ts';
 import type { ServerDeps } from '../services.ts';
-
-const errorSchema = {
-  type: 'object',
-  properties: { error: { type: 'string' }, code: { type: 'string' } },
-} as const;
+import { errorSchema } from '../error-schema.ts';
 
 /**
  * The endpoint of µTask's `callback` action: `POST /unsecured/callback/:id?t=TOKEN` with a

@@ -15,7 +15,8 @@ import { callerOf, type Caller } from '../identity.ts';
 import type { ServerDeps } from '../services.ts';
 import { isRequester, isResolutionManager, isWatcher, requireRight, templateOf } from '../task-rights.ts';
 import { TemplateCatalog } from '../template-catalog.ts';
-import { COMMENT_MIN, commentText, errorResponses } from '../task-fields.ts';
+import { errorResponses } from '../error-schema.ts';
+import { COMMENT_MIN, commentText } from '../task-fields.ts';
 import { loadTask, taskIdParams } from './tasks.ts';
 
 const commentParams = {

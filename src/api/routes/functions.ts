@@ -3,6 +3,7 @@ import { TaskhostError } from '../../errors.ts';
 import type { FunctionDef } from '../../template/types.ts';
 import type { ServerDeps } from '../services.ts';
 import { TemplateCatalog } from '../template-catalog.ts';
+import { errorSchema } from '../error-schema.ts';
 
 const anyObject = { type: 'object', additionalProperties: true } as const;
 
@@ -18,11 +19,6 @@ const functionSchema = {
     custom_states: { type: 'array', items: { type: 'string' } },
     function_args: { type: 'array', items: { type: 'string' } },
   },
-} as const;
-
-const errorSchema = {
-  type: 'object',
-  properties: { error: { type: 'string' }, code: { type: 'string' } },
 } as const;
 
 /**

@@ -13,8 +13,10 @@ import { resultEnvelope } from '../../runs/envelope.ts';
 import { checkRunData, createRun, executeCreatedRun, type ExecuteRequest } from '../../runs/execute.ts';
 import type { RunSupervisor } from '../../runs/supervisor.ts';
 import type { PluginRow } from '../../store/queries/plugins.ts';
+import { errorResponses } from '../error-schema.ts';
 import { formatQuery, sendList, type ListFormat } from '../format.ts';
 import type { ServerDeps } from '../services.ts';
+import { resultEnvelopeSchema } from './runs.ts';
 
 /** A registry entry as the API shows it: metadata up front, the whole self-description in `schema`. */
 export function pluginDocument(row: PluginRow): Record<string, unknown> {
@@ -38,6 +40,35 @@ export function pluginDocument(row: PluginRow): Record<string, unknown> {
     schema: d,
   };
 }
+
+/** pluginDocument's shape; the self-description's own fields are the plugin's (free-form). */
+const pluginDocumentSchema = {
+  type: 'object',
+  additionalProperties: true,
+  properties: {
+    name: { type: 'string' },
+    title: { type: 'string', nullable: true },
+    description: { type: 'string' },
+    category: { type: 'string', nullable: true },
+    tags: { type: 'array', items: {} },
+    dangerous: {},
+    expensive: { type: 'boolean' },
+    idempotent: { type: 'boolean' },
+    timeout: { type: 'number', nullable: true },
+    location: { type: 'string' },
+    source: { type: 'string' },
+    registered_at: { type: 'string', format: 'date-time' },
+    updated_at: { type: 'string', format: 'date-time' },
+    inputs: {},
+    outputs: {},
+    schema: { type: 'object', additionalProperties: true },
+  },
+} as const;
+
+const runStartedSchema = {
+  type: 'object',
+  properties: { run_id: { type: 'string' }, stream: { type: 'string' } },
+} as const;
 
 const nameParams = {
   type: 'object',
@@ -72,6 +103,7 @@ export function pluginRoutes(app: FastifyInstance, deps: ServerDeps & { supervis
         summary: 'List registered plugins',
         tags: ['plugins'],
         querystring: { type: 'object', properties: formatQuery },
+        response: { 200: { type: 'array', items: pluginDocumentSchema }, ...errorResponses(400) },
       },
     },
     async (request, reply) => {
@@ -83,7 +115,12 @@ export function pluginRoutes(app: FastifyInstance, deps: ServerDeps & { supervis
   app.get(
     '/plugin/:name',
     {
-      schema: { summary: "A plugin's self-description and metadata", tags: ['plugins'], params: nameParams },
+      schema: {
+        summary: "A plugin's self-description and metadata",
+        tags: ['plugins'],
+        params: nameParams,
+        response: { 200: pluginDocumentSchema, ...errorResponses(400, 404) },
+      },
     },
     async (request) => {
       const { name } = request.params as { name: string };
@@ -105,6 +142,7 @@ export function pluginRoutes(app: FastifyInstance, deps: ServerDeps & { supervis
           additionalProperties: false,
           properties: { name: { type: 'string', minLength: 1 }, location: { type: 'string', minLength: 1 } },
         },
+        response: { 201: pluginDocumentSchema, ...errorResponses(400, 409) },
       },
     },
     async (request, reply) => {
@@ -116,7 +154,14 @@ export function pluginRoutes(app: FastifyInstance, deps: ServerDeps & { supervis
 
   app.delete(
     '/plugin/:name',
-    { schema: { summary: 'Unregister a plugin', tags: ['plugins'], params: nameParams } },
+    {
+      schema: {
+        summary: 'Unregister a plugin',
+        tags: ['plugins'],
+        params: nameParams,
+        response: { 204: { type: 'null' }, ...errorResponses(400, 404) },
+      },
+    },
     async (request, reply) => {
       await unregisterPlugin(store, (request.params as { name: string }).name);
       return reply.status(204).send();
@@ -132,6 +177,7 @@ export function pluginRoutes(app: FastifyInstance, deps: ServerDeps & { supervis
         params: nameParams,
         querystring: asyncQuery,
         body: { type: 'object', required: ['data'], additionalProperties: false, properties: { data: {} } },
+        response: { 200: resultEnvelopeSchema, 202: runStartedSchema, ...errorResponses(400, 404) },
       },
     },
     async (request, reply) => {
@@ -165,6 +211,25 @@ export function pluginRoutes(app: FastifyInstance, deps: ServerDeps & { supervis
             items: { type: 'array', minItems: 1, maxItems: 10_000 },
             max_concurrent: { type: 'integer', minimum: -1, default: 0 },
           },
+        },
+        response: {
+          200: {
+            type: 'object',
+            properties: {
+              batch_id: { type: 'string' },
+              max_concurrent: { type: 'integer' },
+              results: { type: 'array', items: resultEnvelopeSchema },
+            },
+          },
+          202: {
+            type: 'object',
+            properties: {
+              batch_id: { type: 'string' },
+              max_concurrent: { type: 'integer' },
+              runs: { type: 'array', items: runStartedSchema },
+            },
+          },
+          ...errorResponses(400, 404),
         },
       },
     },

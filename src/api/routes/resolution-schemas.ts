@@ -18,11 +18,6 @@ export const stepParams = {
   properties: { id: { type: 'string', format: 'uuid' }, stepName: { type: 'string', minLength: 1 } },
 } as const;
 
-export const errorSchema = {
-  type: 'object',
-  properties: { error: { type: 'string' }, code: { type: 'string' } },
-} as const;
-
 const timestamp = { type: 'string', format: 'date-time' } as const;
 const nullableTimestamp = { ...timestamp, nullable: true } as const;
 const stringList = { type: 'array', items: { type: 'string' } } as const;

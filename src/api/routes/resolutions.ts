@@ -19,7 +19,6 @@ import type { ServerDeps } from '../services.ts';
 import { TemplateCatalog } from '../template-catalog.ts';
 import {
   anyObject,
-  errorSchema,
   resolutionDocumentSchema,
   resolutionIdParams,
   stepDocumentSchema,
@@ -29,6 +28,7 @@ import {
   stepState,
   type StepEditBody,
 } from './resolution-schemas.ts';
+import { errorSchema } from '../error-schema.ts';
 
 async function loadResolutionDocument(deps: ServerDeps, id: string): Promise<ResolutionDocument> {
   const document = await resolutionDocument(deps.store, id);

@@ -2,8 +2,60 @@ import type { FastifyInstance } from 'fastify';
 import { TaskhostError } from '../../errors.ts';
 import { runDocument } from '../../runs/document.ts';
 import { getRun, type RunRow } from '../../store/queries/runs.ts';
+import { errorResponses } from '../error-schema.ts';
 import { formatQuery, sendList, type ListFormat } from '../format.ts';
 import type { ServerDeps } from '../services.ts';
+
+const nullableString = { type: 'string', nullable: true } as const;
+const nullableTimestamp = { type: 'string', format: 'date-time', nullable: true } as const;
+
+/** A run as GET /run/:id shows it (runs/document.ts); the plugin's own values are free-form. */
+export const runDocumentSchema = {
+  type: 'object',
+  additionalProperties: true,
+  properties: {
+    id: { type: 'string' },
+    plugin: { type: 'string' },
+    origin: { type: 'string', enum: ['cli', 'api', 'task'] },
+    state: { type: 'string' },
+    requester: nullableString,
+    task_id: nullableString,
+    step_name: nullableString,
+    attempt: { type: 'integer' },
+    batch_id: nullableString,
+    data: {},
+    result: { type: 'object', nullable: true, additionalProperties: true },
+    error: nullableString,
+    exit_code: { type: 'integer', nullable: true },
+    signal: nullableString,
+    kill_reason: nullableString,
+    instance: nullableString,
+    output_dropped: {
+      type: 'object',
+      properties: { lines: { type: 'integer' }, bytes: { type: 'integer' } },
+    },
+    created: { type: 'string', format: 'date-time' },
+    started: nullableTimestamp,
+    finished: nullableTimestamp,
+    duration_ms: { type: 'integer', nullable: true },
+    last_seq: { type: 'integer' },
+  },
+} as const;
+
+/** The result envelope: what the plugin printed, with the run's state, error and id. */
+export const resultEnvelopeSchema = {
+  type: 'object',
+  additionalProperties: true,
+  properties: {
+    status: { type: 'integer' },
+    reason: { type: 'string' },
+    payload: {},
+    metadata: {},
+    state: { type: 'string' },
+    error: nullableString,
+    run_id: { type: 'string' },
+  },
+} as const;
 
 export const runIdParams = {
   type: 'object',
@@ -35,6 +87,7 @@ export function runRoutes(app: FastifyInstance, deps: ServerDeps): void {
             last: { type: 'string', format: 'uuid', description: 'the last id of the previous page' },
           },
         },
+        response: { 200: { type: 'array', items: runDocumentSchema }, ...errorResponses(400) },
       },
     },
     async (request, reply) => {
@@ -76,7 +129,14 @@ export function runRoutes(app: FastifyInstance, deps: ServerDeps): void {
 
   app.get(
     '/run/:id',
-    { schema: { summary: 'A run: state, result, timings', tags: ['runs'], params: runIdParams } },
+    {
+      schema: {
+        summary: 'A run: state, result, timings, and the instance that ran it',
+        tags: ['runs'],
+        params: runIdParams,
+        response: { 200: runDocumentSchema, ...errorResponses(400, 404) },
+      },
+    },
     async (request) => loadRunDocument(deps, (request.params as { id: string }).id),
   );
 }

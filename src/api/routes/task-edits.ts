@@ -10,7 +10,8 @@ import {
   templateOf,
 } from '../task-rights.ts';
 import { TemplateCatalog } from '../template-catalog.ts';
-import { errorResponses, names, tagsSchema } from '../task-fields.ts';
+import { errorResponses } from '../error-schema.ts';
+import { names, tagsSchema } from '../task-fields.ts';
 import { loadTaskDocument, taskDocumentSchema, taskIdParams } from './tasks.ts';
 
 interface UpdateTaskBody {

@@ -10,7 +10,8 @@ import type { Queryable } from '../../store/store.ts';
 import { formatQuery, sendList, type ListFormat } from '../format.ts';
 import { callerOf } from '../identity.ts';
 import type { ServerDeps } from '../services.ts';
-import { checkComment, checkTags, commentText, errorResponses, names, tagsSchema } from '../task-fields.ts';
+import { errorResponses } from '../error-schema.ts';
+import { checkComment, checkTags, commentText, names, tagsSchema } from '../task-fields.ts';
 import { audienceOf, isTemplateOwner, requireRight, type ListType } from '../task-rights.ts';
 import { TemplateCatalog } from '../template-catalog.ts';
 
