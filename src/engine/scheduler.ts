@@ -37,7 +37,7 @@ export interface SchedulerOptions {
   onSettled?: (resolutionId: string, outcome: ResolutionOutcome) => void;
 }
 
-const DUE_QUERY = `
+export const DUE_QUERY = `
   SELECT r.id FROM resolution r
    WHERE (r.state = 'TODO' AND coalesce((r.template -> 'template' ->> 'auto_runnable')::boolean, false))
       OR (r.state IN ('ERROR', 'WAITING', 'TO_AUTORUN_DELAYED', 'RETRY', 'TO_AUTORUN') AND r.next_retry <= now())
