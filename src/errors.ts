@@ -28,6 +28,7 @@ export const ERROR_CODES = {
   TH_BATCH_NOT_FOUND: { http: 404, exit: 2 },
   TH_RESOLUTION_STATE: { http: 409, exit: 2 },
   TH_RESOLUTION_BUSY: { http: 409, exit: 1 },
+  TH_RESOLUTION_LOST: { http: 409, exit: 1 },
   TH_CALLBACK_NOT_FOUND: { http: 404, exit: 2 },
   TH_CALLBACK_RESOLVED: { http: 409, exit: 2 },
   TH_STORE_UNAVAILABLE: { http: 503, exit: 1 },

@@ -1,6 +1,7 @@
 import { randomUUID } from 'node:crypto';
 import { insertInstance, instanceName } from '../store/queries/instances.ts';
 import {
+  crashResolution,
   getTask,
   loadSteps,
   lockResolution,
@@ -19,7 +20,7 @@ import type { EventHub } from '../stream/hub.ts';
 import type { Instance } from '../runs/instance.ts';
 import { createEvalCache, renderJson, renderValue } from '../template/render.ts';
 import type { Step } from '../template/types.ts';
-import { TaskhostError } from '../errors.ts';
+import { isTaskhostError, TaskhostError } from '../errors.ts';
 import type { ActionRunner } from './actions/types.ts';
 import { wakeParent } from './child-tasks.ts';
 import { executeStep, type Executed, type StepEnvironment } from './execute-step.ts';
@@ -114,7 +115,14 @@ class Resolution {
     this.row = row;
     this.task = task;
     this.snapshot = snapshot;
-    this.log = new TaskLog(services.store, services.hub, task.id);
+    // Only while this instance owns the resolution: one taken for dead and back must not
+    // write over the instance that took its work over.
+    this.log = new TaskLog(
+      services.store,
+      services.hub,
+      task.id,
+      services.owner ? { resolutionId: row.id, ownerId: services.owner.id } : null,
+    );
     services.signal?.addEventListener('abort', () => this.abort.abort(services.signal?.reason), {
       once: true,
     });
@@ -637,6 +645,11 @@ class Resolution {
     }
   }
 
+  /** Stops the steps under way (their plugins killed), writing nothing more: the resolution is another's now. */
+  abandon(reason: string): void {
+    this.abort.abort(reason);
+  }
+
   /** The steps of a crashed run that were RUNNING: re-run if idempotent, else CRASHED. */
   recoverCrash(): boolean {
     let blocked = false;
@@ -744,13 +757,14 @@ export async function runResolutionOnce(
   try {
     return await resolution.resolve();
   } catch (error) {
+    if (isTaskhostError(error) && error.code === 'TH_RESOLUTION_LOST') {
+      resolution.abandon(error.message);
+      throw error;
+    }
     // Whatever broke (the store gone for good, a bug), the resolution must not stay RUNNING
-    // under a live owner: CRASHED is re-collected and recovered like a crash.
-    await updateResolution(store, resolutionId, {
-      state: ResolutionState.CRASHED,
-      instanceId: null,
-      lastStop: new Date(),
-    }).catch(() => undefined);
+    // under a live owner: CRASHED is re-collected and recovered like a crash (unless it was
+    // taken over meanwhile).
+    await crashResolution(store, resolutionId, services.owner?.id ?? null).catch(() => undefined);
     throw error;
   }
 }

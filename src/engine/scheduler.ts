@@ -1,6 +1,5 @@
 import type { Store } from '../store/store.ts';
-import { recollectLocalRuns } from '../runs/recollect.ts';
-import { failLiveRuns } from '../store/queries/runs.ts';
+import { recollectLocalRuns, recollectSilentInstances } from '../runs/recollect.ts';
 import { isTaskhostError } from '../errors.ts';
 import { runResolutionOnce, type EngineServices, type ResolutionOutcome } from './resolver.ts';
 
@@ -15,11 +14,11 @@ import { runResolutionOnce, type EngineServices, type ResolutionOutcome } from '
  * the fallback (a lost notification, a next_retry reached).
  *
  * Crash re-collection: a taskhost process of this host that died is found by its pid at
- * every pass (runs/recollect.ts: its plugin groups killed, its runs failed). Across hosts,
- * a server instance whose heartbeat is older than
- * `deathTimeoutMs` is dead. A live one removes its row (its resolutions' owner becomes
- * NULL: RUNNING and ownerless means crashed, recovered per `idempotent` when claimed) and
- * marks its unfinished runs failed.
+ * every pass (runs/recollect.ts: its plugin groups killed, its runs failed). On any host,
+ * a server instance whose heartbeat is older than `deathTimeoutMs` is dead, or hung, which
+ * is the same to the others: a live one kills its plugin groups if it is on this host,
+ * marks its unfinished runs failed and removes its row (its resolutions' owner becomes
+ * NULL: RUNNING and ownerless means crashed, recovered per `idempotent` when claimed).
  */
 
 export const DUE_CHANNEL = 'taskhost_due';
@@ -33,6 +32,12 @@ export interface SchedulerOptions {
   deathTimeoutMs?: number;
   /** Told of a failure of the loop (logged; the loop goes on). */
   onError?: (error: unknown) => void;
+  /**
+   * Told when this instance lost a resolution it ran: it was taken for dead (its heartbeat
+   * stopped) and another took the resolution over; its late results were refused.
+   * Default: onError.
+   */
+  onLost?: (resolutionId: string, error: unknown) => void;
   /** Told when a resolution run this instance claimed has ended. */
   onSettled?: (resolutionId: string, outcome: ResolutionOutcome) => void;
 }
@@ -59,6 +64,7 @@ export class Scheduler {
   private readonly pollIntervalMs: number;
   private readonly deathTimeoutMs: number;
   private readonly onError: (error: unknown) => void;
+  private readonly onLost: NonNullable<SchedulerOptions['onLost']>;
   private readonly onSettled: NonNullable<SchedulerOptions['onSettled']>;
   private readonly running = new Map<string, Promise<void>>();
   private timer: NodeJS.Timeout | null = null;
@@ -77,6 +83,7 @@ export class Scheduler {
     this.pollIntervalMs = options.pollIntervalMs ?? 1000;
     this.deathTimeoutMs = options.deathTimeoutMs ?? 30_000;
     this.onError = options.onError ?? (() => undefined);
+    this.onLost = options.onLost ?? ((_id, error) => this.onError(error));
     this.onSettled = options.onSettled ?? (() => undefined);
   }
 
@@ -126,7 +133,7 @@ export class Scheduler {
     if (this.collectNext) {
       this.collectNext = false;
       await recollectLocalRuns(this.store, this.services.owner?.id ?? null);
-      await this.collectDeadInstances();
+      await recollectSilentInstances(this.store, this.deathTimeoutMs, this.services.owner?.id ?? null);
     }
     const room = this.maxConcurrent - this.running.size;
     if (room <= 0) return;
@@ -139,7 +146,8 @@ export class Scheduler {
         .catch((error: unknown) => {
           // Another instance took it first, or its state changed: not a failure.
           if (isTaskhostError(error) && /^TH_RESOLUTION_(BUSY|STATE)$/.test(error.code)) return;
-          this.onError(error);
+          if (isTaskhostError(error) && error.code === 'TH_RESOLUTION_LOST') this.onLost(id, error);
+          else this.onError(error);
         })
         .finally(() => {
           this.running.delete(id);
@@ -147,30 +155,6 @@ export class Scheduler {
         });
       this.running.set(id, work);
     }
-  }
-
-  /** Removes server instances whose heartbeat stopped, failing their unfinished runs. */
-  private async collectDeadInstances(): Promise<void> {
-    await this.store.transaction(async (db) => {
-      const { rows } = await db.query<{ id: string }>(
-        `SELECT id FROM instance WHERE kind = 'server' AND heartbeat_at < now() - make_interval(secs => $1)
-          FOR UPDATE SKIP LOCKED`,
-        [this.deathTimeoutMs / 1000],
-      );
-      if (rows.length === 0) return;
-      const ids = rows.map((row) => row.id);
-      // Its runs first: removing the row clears their owner (ON DELETE SET NULL).
-      const { rows: runs } = await db.query<{ id: string }>(
-        `SELECT id FROM run WHERE instance_id = ANY($1::uuid[]) AND state IN ('TODO', 'RUNNING')`,
-        [ids],
-      );
-      await failLiveRuns(
-        db,
-        runs.map((run) => run.id),
-        { error: 'its taskhost instance stopped heartbeating', killReason: 'owner-died' },
-      );
-      await db.query('DELETE FROM instance WHERE id = ANY($1::uuid[])', [ids]);
-    });
   }
 
   /** Stops claiming, then waits for the resolutions under way (their steps are told by the services' signal). */

@@ -1,6 +1,7 @@
 import {
   writeTransition,
   type NewTaskEvent,
+  type ResolutionFence,
   type StepRunProcess,
   type TransitionWrite,
 } from '../store/queries/tasks.ts';
@@ -42,11 +43,17 @@ export class TaskLog {
   private chain: Promise<void> = Promise.resolve();
   private scheduled = false;
   private failure: Error | null = null;
+  private readonly fence: ResolutionFence | null;
 
-  constructor(store: Store, hub: EventHub | null, taskId: string) {
+  /**
+   * With a `fence`, every write (lines too) is refused once the resolution is no longer the
+   * fence owner's, with TH_RESOLUTION_LOST (writeTransition), and so is every later one.
+   */
+  constructor(store: Store, hub: EventHub | null, taskId: string, fence: ResolutionFence | null = null) {
     this.store = store;
     this.hub = hub;
     this.taskId = taskId;
+    this.fence = fence;
   }
 
   /** A line an action printed (`step` names the step). */
@@ -135,11 +142,11 @@ export class TaskLog {
       stored = await this.store.retrying((store) =>
         alongside
           ? store.transaction(async (db) => {
-              const numbered = await writeTransition(db, this.taskId, events, rows);
+              const numbered = await writeTransition(db, this.taskId, events, rows, this.fence);
               await alongside(db);
               return numbered;
             })
-          : writeTransition(store, this.taskId, events, rows),
+          : writeTransition(store, this.taskId, events, rows, this.fence),
       );
     } catch (error) {
       this.processes.unshift(...processes);

@@ -114,6 +114,11 @@ export async function serve(flags: ServeFlags, command: Command): Promise<number
         maxConcurrent: settings.maxConcurrentExecutions,
         deathTimeoutMs: settings.instanceDeathTimeoutMs,
         onError: (error) => app.log.error({ err: error }, 'scheduling failed'),
+        onLost: (resolution, error) =>
+          app.log.warn(
+            { err: error, resolution },
+            'resolution taken over by another instance while this one was taken for dead: its late results are dropped, its steps stopped',
+          ),
       },
     );
     const { GarbageCollector } = await import('../../engine/garbage.ts');

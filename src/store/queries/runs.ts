@@ -147,13 +147,18 @@ export async function failLiveRuns(
   return rows.map((row) => row.id);
 }
 
+/** An unfinished run of an owner, with its process group if recorded. */
+export interface LiveRun {
+  id: string;
+  instance_id: string;
+  pgid: number | null;
+  pgid_start: string | null;
+}
+
 /** The runs of the given owners that are not over, locked for the caller's transaction. */
-export async function lockLiveRunsOf(
-  db: Queryable,
-  ownerIds: readonly string[],
-): Promise<{ id: string; pgid: number | null; pgid_start: string | null }[]> {
-  const { rows } = await db.query<{ id: string; pgid: number | null; pgid_start: string | null }>(
-    `SELECT id, pgid, pgid_start FROM run
+export async function lockLiveRunsOf(db: Queryable, ownerIds: readonly string[]): Promise<LiveRun[]> {
+  const { rows } = await db.query<LiveRun>(
+    `SELECT id, instance_id, pgid, pgid_start FROM run
       WHERE instance_id = ANY($1::uuid[]) AND state IN ('TODO', 'RUNNING')
       FOR UPDATE SKIP LOCKED`,
     [ownerIds],

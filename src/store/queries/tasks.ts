@@ -1,3 +1,4 @@
+import { TaskhostError } from '../../errors.ts';
 import type { Queryable } from '../store.ts';
 import { appendEvents, EVENT_CHANNEL, type EventType, type StreamEvent } from './events.ts';
 
@@ -149,11 +150,14 @@ export async function saveSteps(
   await db.query(upsertStepsSql('$1', '$2'), [resolutionId, JSON.stringify(steps)]);
 }
 
-/** INSERT … ON CONFLICT DO UPDATE of step rows given as a JSON list (`rows`), for `resolution`. */
-function upsertStepsSql(resolution: string, rows: string): string {
+/**
+ * INSERT … ON CONFLICT DO UPDATE of step rows given as a JSON list (`rows`), for `resolution`;
+ * only when `condition` holds.
+ */
+function upsertStepsSql(resolution: string, rows: string, condition = 'true'): string {
   return `INSERT INTO resolution_step (resolution_id, name, parent, child_index, state, try_count, executions,
             last_run, output, metadata, children, error, item, has_item, extra_dependencies, children_steps)
-     SELECT ${resolution}, r.* FROM jsonb_to_recordset(${rows}::jsonb) AS r (${STEP_COLUMNS})
+     SELECT ${resolution}, r.* FROM jsonb_to_recordset(${rows}::jsonb) AS r (${STEP_COLUMNS}) WHERE ${condition}
      ON CONFLICT (resolution_id, name) DO UPDATE SET
        parent = EXCLUDED.parent, child_index = EXCLUDED.child_index, state = EXCLUDED.state,
        try_count = EXCLUDED.try_count, executions = EXCLUDED.executions, last_run = EXCLUDED.last_run,
@@ -219,6 +223,18 @@ export async function settleResolution(
     [id, end.state, end.nextRetry, end.lastStop],
   );
   return rows[0]?.next_retry ?? null;
+}
+
+/**
+ * Releases a resolution whose run broke off as CRASHED and ownerless, for any instance to
+ * recover, unless it is no longer `ownerId`'s (taken over meanwhile: the new owner's).
+ */
+export async function crashResolution(db: Queryable, id: string, ownerId: string | null): Promise<void> {
+  await db.query(
+    `UPDATE resolution SET state = 'CRASHED', instance_id = NULL, last_stop = now()
+      WHERE id = $1 AND instance_id IS NOT DISTINCT FROM $2::uuid`,
+    [id, ownerId],
+  );
 }
 
 export interface TaskPatch {
@@ -349,6 +365,15 @@ export interface StepRunProcess {
   pgid_start: string | null;
 }
 
+/**
+ * Who may write a resolution's transitions: the instance that claimed it, for as long as it
+ * is its owner (`resolution.instance_id`).
+ */
+export interface ResolutionFence {
+  resolutionId: string;
+  ownerId: string;
+}
+
 /** What one step transition writes, besides its events. */
 export interface TransitionWrite {
   resolutionId: string;
@@ -367,12 +392,21 @@ export interface TransitionWrite {
  * removed step rows, the runs that start and end. The engine writes every step transition
  * this way: a chain of steps costs one round trip per transition, not a dozen. Returns the
  * events as stored.
+ *
+ * With a `fence`, nothing is written unless the fence's owner still owns the resolution, and
+ * TH_RESOLUTION_LOST is thrown. Why: an instance that stopped heartbeating without dying
+ * (stopped, swapping, cut off) is taken for dead, and another takes its resolution over; when
+ * it comes back, its in-flight steps end and it would write their late results over the new
+ * owner's (a DONE task back to ERROR, to be run again). The owner row is locked FOR KEY SHARE
+ * first, which a claim's FOR UPDATE waits for: the ownership checked holds until this write
+ * commits, and a claim committed meanwhile is seen (the lock re-reads the newest row).
  */
 export async function writeTransition(
   db: Queryable,
   taskId: string,
   events: readonly NewTaskEvent[],
   write: TransitionWrite | null,
+  fence: ResolutionFence | null = null,
 ): Promise<StreamEvent[]> {
   const values: unknown[] = [taskId];
   const param = (value: unknown, cast = ''): string => {
@@ -381,10 +415,20 @@ export async function writeTransition(
   };
   const parts: string[] = [];
   const now = new Date().toISOString();
+  // Every part is conditioned on the fence (a plain SELECT in WITH runs only if referenced).
+  let owned = 'true';
+  if (fence) {
+    parts.push(
+      `owner AS (SELECT 1 FROM resolution WHERE id = ${param(fence.resolutionId, '::uuid')}
+         AND instance_id = ${param(fence.ownerId, '::uuid')} FOR KEY SHARE)`,
+    );
+    owned = 'EXISTS (SELECT 1 FROM owner)';
+  }
   if (events.length > 0) {
     const n = param(events.length, '::bigint');
     parts.push(
-      `seq AS (UPDATE task SET last_seq = last_seq + ${n}, last_activity = now() WHERE id = $1 RETURNING last_seq)`,
+      `seq AS (UPDATE task SET last_seq = last_seq + ${n}, last_activity = now() WHERE id = $1 AND ${owned}
+         RETURNING last_seq)`,
       `ev AS (INSERT INTO event (stream_id, seq, type, step, stream, line, state, data, ts)
          SELECT $1, seq.last_seq - ${n} + e.ord, e.type, e.step, e.stream, e.line, e.state, e.data, e.ts
            FROM seq, unnest(${param(
@@ -419,11 +463,11 @@ export async function writeTransition(
     if (write.removed.length > 0) {
       parts.push(
         `removed AS (DELETE FROM resolution_step WHERE resolution_id = ${resolution()}
-           AND name = ANY(${param(write.removed, '::text[]')}))`,
+           AND name = ANY(${param(write.removed, '::text[]')}) AND ${owned})`,
       );
     }
     if (write.steps.length > 0) {
-      parts.push(`saved AS (${upsertStepsSql(resolution(), param(JSON.stringify(write.steps)))})`);
+      parts.push(`saved AS (${upsertStepsSql(resolution(), param(JSON.stringify(write.steps)), owned)})`);
     }
     if (write.runStarts.length > 0) {
       parts.push(
@@ -433,7 +477,8 @@ export async function writeTransition(
                  r."resolutionId", r."ownerId", r."ranOn", now()
             FROM jsonb_to_recordset(${param(JSON.stringify(write.runStarts.map((run) => ({ ...run, data: run.data ?? null }))), '::jsonb')})
               AS r (id uuid, "actionType" text, data jsonb, requester text, "taskId" uuid, "stepName" text,
-                    attempt integer, "resolutionId" uuid, "ownerId" uuid, "ranOn" text))`,
+                    attempt integer, "resolutionId" uuid, "ownerId" uuid, "ranOn" text)
+           WHERE ${owned})`,
       );
     }
     if (write.runsDone && write.runsDone.length > 0) {
@@ -444,7 +489,8 @@ export async function writeTransition(
                  r."resolutionId", r."ranOn", r.result, r.error, now(), now()
             FROM jsonb_to_recordset(${param(JSON.stringify(write.runsDone.map((run) => ({ ...run, data: run.data ?? null }))), '::jsonb')})
               AS r (id uuid, "actionType" text, data jsonb, requester text, "taskId" uuid, "stepName" text,
-                    attempt integer, "resolutionId" uuid, "ranOn" text, state text, result jsonb, error text))`,
+                    attempt integer, "resolutionId" uuid, "ranOn" text, state text, result jsonb, error text)
+           WHERE ${owned})`,
       );
     }
     if (write.runEnds.length > 0) {
@@ -455,7 +501,7 @@ export async function writeTransition(
           FROM jsonb_to_recordset(${param(JSON.stringify(write.runEnds), '::jsonb')})
             AS r (id uuid, state text, result jsonb, error text, exit_code integer, signal text, kill_reason text,
                   dropped_lines bigint, dropped_bytes bigint)
-          WHERE run.id = r.id)`,
+          WHERE run.id = r.id AND ${owned})`,
       );
     }
     if (write.runProcesses.length > 0) {
@@ -463,15 +509,24 @@ export async function writeTransition(
         `grouped AS (UPDATE run SET pgid = r.pgid, pgid_start = r.pgid_start
           FROM jsonb_to_recordset(${param(JSON.stringify(write.runProcesses), '::jsonb')})
             AS r (id uuid, pgid integer, pgid_start text)
-          WHERE run.id = r.id AND run.state = 'RUNNING')`,
+          WHERE run.id = r.id AND run.state = 'RUNNING' AND ${owned})`,
       );
     }
   }
-  if (parts.length === 0) return [];
+  if (parts.length === (fence ? 1 : 0)) return [];
   const select =
     events.length > 0
-      ? 'SELECT (SELECT last_seq FROM seq) AS last_seq, (SELECT count(*) FROM notified) AS sent'
-      : 'SELECT 0 AS last_seq, $1::uuid AS task_id';
-  const { rows } = await db.query<{ last_seq: string }>(`WITH ${parts.join(',\n')}\n${select}`, values);
+      ? `SELECT (SELECT last_seq FROM seq) AS last_seq, (SELECT count(*) FROM notified) AS sent, ${owned} AS owned`
+      : `SELECT 0 AS last_seq, $1::uuid AS task_id, ${owned} AS owned`;
+  const { rows } = await db.query<{ last_seq: string; owned: boolean }>(
+    `WITH ${parts.join(',\n')}\n${select}`,
+    values,
+  );
+  if (rows[0]?.owned === false) {
+    throw new TaskhostError(
+      'TH_RESOLUTION_LOST',
+      `resolution ${fence?.resolutionId} is no longer this instance's: it was taken for dead and another took it over`,
+    );
+  }
   return numberEvents(events, Number(rows[0]?.last_seq ?? 0), now);
 }
