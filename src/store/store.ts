@@ -67,6 +67,15 @@ export class Store implements Queryable {
     // A client whose ROLLBACK failed is in an unknown state (maybe still in the aborted
     // transaction): it is destroyed, never handed to the next caller.
     let broken: Error | undefined;
+    // The pool hears a client's errors only while it is idle. Checked out, a connection lost
+    // between two statements (PostgreSQL restarting: every backend is told FATAL 57P01,
+    // idle ones too) comes as an 'error' event, not through a query; unheard, it would
+    // crash the process. It is kept: the next statement fails (not queryable, a transient
+    // error), the transaction is rolled back as far as it can be, and the client destroyed.
+    const onError = (error: Error): void => {
+      broken ??= error;
+    };
+    client.on('error', onError);
     try {
       await client.query('BEGIN');
       const result = await fn(client);
@@ -80,6 +89,8 @@ export class Store implements Queryable {
       }
       throw error;
     } finally {
+      // A destroyed client keeps its listener: a late error of its socket must not crash either.
+      if (!broken) client.removeListener('error', onError);
       client.release(broken);
     }
   }
