@@ -74,20 +74,25 @@ export async function startOwnCluster(t: TestContext): Promise<OwnCluster> {
   };
 }
 
-/** Processes that have the data directory on their command line (only a postmaster does). */
+/**
+ * The postmasters of a data directory: the processes that have it on their command line.
+ * A backend the postmaster has just forked still shows that command line until it sets its
+ * own title, so a process whose parent is one of them is left out.
+ */
 export function postgresProcesses(dataDir: string): number[] {
-  const found: number[] = [];
+  const found = new Map<number, number>();
   for (const entry of fs.readdirSync('/proc')) {
     if (!/^\d+$/.test(entry)) continue;
     try {
       if (fs.readFileSync(`/proc/${entry}/cmdline`, 'utf8').split('\0').includes(dataDir)) {
-        found.push(Number(entry));
+        const stat = fs.readFileSync(`/proc/${entry}/stat`, 'utf8');
+        found.set(Number(entry), Number(stat.slice(stat.lastIndexOf(')') + 2).split(' ')[1]));
       }
     } catch {
       // gone meanwhile
     }
   }
-  return found;
+  return [...found].filter(([, parent]) => !found.has(parent)).map(([pid]) => pid);
 }
 
 /**
