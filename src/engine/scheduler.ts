@@ -164,5 +164,18 @@ export class Scheduler {
     this.unlisten?.();
     await this.pass?.catch(() => undefined);
     await Promise.all(this.running.values());
+    // Whatever is still held here (a run that could not write its own release) is released
+    // as CRASHED now, while this instance's row still stands, so nothing stays RUNNING
+    // under an instance that is going away; any other instance claims it at once.
+    const owner = this.services.owner?.id;
+    if (owner) {
+      await this.store
+        .query(
+          `UPDATE resolution SET state = 'CRASHED', instance_id = NULL, last_stop = now()
+            WHERE instance_id = $1 AND state = 'RUNNING'`,
+          [owner],
+        )
+        .catch((error: unknown) => this.onError(error));
+    }
   }
 }

@@ -163,7 +163,7 @@ test('serve on SIGTERM past --shutdown-timeout cancels the step and releases its
     'SELECT r.state FROM resolution r WHERE r.task_id = $1',
     [id],
   );
-  assert.equal(released.rows[0]?.state, 'CRASHED');
+  assert.equal(released.rows[0]?.state, 'CRASHED', first.stderr());
   fs.writeFileSync(gate, '');
   const second = await startServe([], { cwd, env });
   t.after(async () => {
