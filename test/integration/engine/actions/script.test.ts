@@ -481,17 +481,19 @@ test('timeout is a positive Go duration, checked once rendered', async (t) => {
   const field = 'timeout';
   const problemOf = (value: unknown): string | undefined =>
     s.action.validateConfig?.({ file_path: 'x.sh', [field]: value });
-  assert.deepEqual(['10 parsecs', '-1s', '1000h', '{{.input.timeout}}'].map(problemOf), [
+  const templated = '{{.input.limit}}';
+  assert.deepEqual(['10 parsecs', '-1s', '1000h', templated].map(problemOf), [
     `configuration.${field}: unknown unit " parsecs" in duration "10 parsecs" (units: ns, us, ms, s, m, h)`,
     `configuration.${field}: must be positive, not "-1s"`,
     `configuration.${field}: "1000h" is too long (at most 596h)`,
     undefined,
   ]);
   const failure = await actionFailure(
-    s.action.run({ file_path: 'x.sh', [field]: '{{.input.timeout}}' }, actionContext().context),
+    s.action.run({ file_path: 'x.sh', [field]: templated }, actionContext().context),
     'fatal',
   );
-  assert.deepEqual([failure.message], [`configuration.${field}: invalid duration "{{.input.timeout}}"`]);
+  const refused = `configuration.${field}: invalid duration "${templated}"`;
+  assert.deepEqual([failure.message], [refused]);
 });
 
 test('argv must be a list of strings; a misspelt field is named', (t) => {
