@@ -8,6 +8,7 @@ import { EmbeddedCluster } from '../../src/store/embedded.ts';
 import { postgresIdentity } from '../../src/store/run-as.ts';
 import { Store } from '../../src/store/store.ts';
 import { eventually, isAlive } from './plugin-fixtures.ts';
+import { parentOf } from './processes.ts';
 
 const execFileAsync = promisify(execFile);
 
@@ -85,8 +86,7 @@ export function postgresProcesses(dataDir: string): number[] {
     if (!/^\d+$/.test(entry)) continue;
     try {
       if (fs.readFileSync(`/proc/${entry}/cmdline`, 'utf8').split('\0').includes(dataDir)) {
-        const stat = fs.readFileSync(`/proc/${entry}/stat`, 'utf8');
-        found.set(Number(entry), Number(stat.slice(stat.lastIndexOf(')') + 2).split(' ')[1]));
+        found.set(Number(entry), parentOf(Number(entry)));
       }
     } catch {
       // gone meanwhile

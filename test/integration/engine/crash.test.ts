@@ -6,6 +6,7 @@ import { createTestDatabase } from '../../helpers/store.ts';
 import { assertExit, cliEnv, startTaskhost, stdoutJson, taskhost } from '../../helpers/cli.ts';
 import { fixturePath, isAlive, tempDir, waitInDir } from '../../helpers/plugin-fixtures.ts';
 import type { TaskDocument } from '../../../src/engine/tasks.ts';
+import { startedPids } from '../../helpers/processes.ts';
 
 /**
  * Crash safety: `taskhost run` SIGKILLed while a plugin step runs. The next command kills
@@ -32,13 +33,6 @@ steps:
 `;
 }
 
-function started(dir: string): number[] {
-  return fs
-    .readdirSync(dir)
-    .filter((name) => /^started-\d+$/.test(name))
-    .map((name) => Number(name.slice('started-'.length)));
-}
-
 async function crashMidStep(t: TestContext, idempotent: boolean) {
   const work = tempDir(t);
   const marks = path.join(work, 'marks');
@@ -54,9 +48,13 @@ async function crashMidStep(t: TestContext, idempotent: boolean) {
   const file = path.join(work, 'crashing.yaml');
   fs.writeFileSync(file, template(marks, idempotent));
   const running = startTaskhost(['run', file, '--json'], { env, cwd: work });
-  const pids = await waitInDir(marks, () => (started(marks).length > 0 ? started(marks) : undefined), {
-    describe: () => 'no plugin started',
-  });
+  const pids = await waitInDir(
+    marks,
+    () => (startedPids(marks).length > 0 ? startedPids(marks) : undefined),
+    {
+      describe: () => 'no plugin started',
+    },
+  );
   const plugin = pids[0] as number;
   const { rows } = await database.store.query<{ task_id: string; id: string }>(
     `SELECT task_id, id FROM run WHERE step_name = 'hangs'`,
@@ -106,7 +104,7 @@ test('crash, idempotent step: --resume kills the orphaned plugin, re-runs the st
     document.steps.after?.output && (document.steps.after.output as { released: string }).released,
     'true',
   );
-  assert.equal(started(marks).length, 2, 'the interrupted step ran again, once');
+  assert.equal(startedPids(marks).length, 2, 'the interrupted step ran again, once');
   assert.deepEqual(await runsOf(taskId), [
     { step_name: 'after', attempt: 1, state: 'DONE' },
     { step_name: 'before', attempt: 1, state: 'DONE' },
@@ -126,7 +124,7 @@ test('crash, non-idempotent step: --resume marks it CRASHED and blocks the task 
   assert.equal(document.steps.hangs?.state, 'CRASHED');
   assert.equal(document.steps.before?.state, 'DONE');
   assert.equal(document.steps.after?.state, 'TODO');
-  assert.equal(started(marks).length, 1, 'the interrupted step was not run again');
+  assert.equal(startedPids(marks).length, 1, 'the interrupted step was not run again');
   assert.deepEqual(
     (await runsOf(taskId)).map((run) => `${run.step_name}#${run.attempt}`),
     ['before#1', 'hangs#1'],

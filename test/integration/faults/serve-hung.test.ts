@@ -7,6 +7,7 @@ import { groupAlive, signalGroup } from '../../../src/system/processes.ts';
 import { cliEnv, startServe, type ServeProcess } from '../../helpers/cli.ts';
 import { fixturePath, isAlive, tempDir, waitInDir } from '../../helpers/plugin-fixtures.ts';
 import { createTestDatabase } from '../../helpers/store.ts';
+import { parentOf, startedPids, until } from '../../helpers/processes.ts';
 
 /**
  * One of two `serve` instances on one host stops heartbeating without dying (SIGSTOP while
@@ -19,31 +20,6 @@ import { createTestDatabase } from '../../helpers/store.ts';
  */
 
 const database = await createTestDatabase();
-
-async function until<T>(
-  read: () => Promise<T | undefined> | T | undefined,
-  withinMs: number,
-): Promise<T | undefined> {
-  const deadline = Date.now() + withinMs;
-  for (;;) {
-    const value = await read();
-    if (value !== undefined || Date.now() > deadline) return value;
-    await new Promise((resolve) => setTimeout(resolve, 50));
-  }
-}
-
-function started(dir: string): number[] {
-  return fs
-    .readdirSync(dir)
-    .filter((name) => /^started-\d+$/.test(name))
-    .map((name) => Number(name.slice('started-'.length)));
-}
-
-/** The parent pid of a process (Linux /proc). */
-function parentOf(pid: number): number {
-  const stat = fs.readFileSync(`/proc/${pid}/stat`, 'utf8');
-  return Number(stat.slice(stat.lastIndexOf(')') + 2).split(' ')[1]);
-}
 
 function signal(pid: number | undefined, name: NodeJS.Signals): void {
   try {
@@ -113,9 +89,13 @@ steps:
   });
   assert.equal(response.status, 201);
   const { id } = (await response.json()) as { id: string };
-  const [plugin] = await waitInDir(marks, () => (started(marks).length > 0 ? started(marks) : undefined), {
-    describe: () => 'no plugin started',
-  });
+  const [plugin] = await waitInDir(
+    marks,
+    () => (startedPids(marks).length > 0 ? startedPids(marks) : undefined),
+    {
+      describe: () => 'no plugin started',
+    },
+  );
   plugins.push(plugin as number);
   const owner = servers.find((server) => server.child.pid === parentOf(plugin as number)) as ServeProcess;
   const survivor = servers.find((server) => server !== owner) as ServeProcess;
@@ -220,7 +200,7 @@ test('serve hung (SIGSTOP) mid-step, idempotent step: re-collected by heartbeat,
   assert.equal(await until(() => taskState(hung.id, ['DONE', 'BLOCKED']), 60_000), 'DONE');
   assert.equal(isAlive(hung.owner.child.pid as number), true, 'the hung instance is still there');
   assert.equal(groupAlive(hung.plugin), false, "the hung instance's plugin group was killed");
-  assert.equal(started(hung.marks).length, 2, 'run again once, by the live instance');
+  assert.equal(startedPids(hung.marks).length, 2, 'run again once, by the live instance');
   const host = os.hostname();
   const before = await outcome(hung.id);
   assert.deepEqual(before.runs, [
@@ -240,7 +220,7 @@ test('serve hung (SIGSTOP) mid-step, idempotent step: re-collected by heartbeat,
   assert.equal(after.resolution, 'DONE');
   assert.deepEqual(after.steps, [{ state: 'DONE', output: { released: true } }]);
   assert.deepEqual(after.lastEvent, { type: 'task', state: 'DONE' });
-  assert.equal(started(hung.marks).length, 2, 'no third run');
+  assert.equal(startedPids(hung.marks).length, 2, 'no third run');
 });
 
 test('serve hung (SIGSTOP) mid-step, non-idempotent step: blocked for a person, the side effect done once, untouched when the hung one wakes', async (t) => {
@@ -258,5 +238,5 @@ test('serve hung (SIGSTOP) mid-step, non-idempotent step: blocked for a person, 
 
   const after = await afterWakeUp(hung, before);
   assert.deepEqual(after, before, 'the task, its step, runs and log are as the live instance left them');
-  assert.equal(started(hung.marks).length, 1, 'never run a second time');
+  assert.equal(startedPids(hung.marks).length, 1, 'never run a second time');
 });

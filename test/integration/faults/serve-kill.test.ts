@@ -5,6 +5,7 @@ import { test, type TestContext } from 'node:test';
 import { cliEnv, startServe, type ServeProcess } from '../../helpers/cli.ts';
 import { fixturePath, isAlive, tempDir, waitInDir } from '../../helpers/plugin-fixtures.ts';
 import { createTestDatabase } from '../../helpers/store.ts';
+import { parentOf, startedPids, until } from '../../helpers/processes.ts';
 
 /**
  * One of two `serve` instances SIGKILLed while its plugin step runs: the other kills the
@@ -13,28 +14,6 @@ import { createTestDatabase } from '../../helpers/store.ts';
  */
 
 const database = await createTestDatabase();
-
-async function until<T>(read: () => Promise<T | undefined>, withinMs: number): Promise<T | undefined> {
-  const deadline = Date.now() + withinMs;
-  for (;;) {
-    const value = await read();
-    if (value !== undefined || Date.now() > deadline) return value;
-    await new Promise((resolve) => setTimeout(resolve, 50));
-  }
-}
-
-function started(dir: string): number[] {
-  return fs
-    .readdirSync(dir)
-    .filter((name) => /^started-\d+$/.test(name))
-    .map((name) => Number(name.slice('started-'.length)));
-}
-
-/** The parent pid of a process (Linux /proc). */
-function parentOf(pid: number): number {
-  const stat = fs.readFileSync(`/proc/${pid}/stat`, 'utf8');
-  return Number(stat.slice(stat.lastIndexOf(')') + 2).split(' ')[1]);
-}
 
 async function killMidStep(t: TestContext, idempotent: boolean) {
   const cwd = tempDir(t);
@@ -66,9 +45,13 @@ steps:
     body: JSON.stringify({ template_name: 'hangs', input: {} }),
   });
   const { id } = (await response.json()) as { id: string };
-  const [plugin] = await waitInDir(marks, () => (started(marks).length > 0 ? started(marks) : undefined), {
-    describe: () => 'no plugin started',
-  });
+  const [plugin] = await waitInDir(
+    marks,
+    () => (startedPids(marks).length > 0 ? startedPids(marks) : undefined),
+    {
+      describe: () => 'no plugin started',
+    },
+  );
   const owner = servers.find((server) => server.child.pid === parentOf(plugin as number)) as ServeProcess;
   const survivor = servers.find((server) => server !== owner) as ServeProcess;
   owner.child.kill('SIGKILL');
@@ -89,7 +72,7 @@ test('serve SIGKILLed mid-step, idempotent step: the other instance kills the or
   fs.writeFileSync(path.join(marks, 'release'), '');
   assert.equal(await until(() => taskState(id, ['DONE', 'BLOCKED']), 60_000), 'DONE');
   assert.equal(isAlive(plugin), false, 'the orphaned plugin was killed');
-  assert.equal(started(marks).length, 2, 'run again once, by the other instance');
+  assert.equal(startedPids(marks).length, 2, 'run again once, by the other instance');
 });
 
 test('serve SIGKILLed mid-step, non-idempotent step: the task is blocked for a person, the side effect done once', async (t) => {
@@ -102,5 +85,5 @@ test('serve SIGKILLed mid-step, non-idempotent step: the task is blocked for a p
   );
   assert.deepEqual(rows, [{ state: 'BLOCKED_TOCHECK', step: 'CRASHED' }]);
   assert.equal(isAlive(plugin), false, 'the orphaned plugin was killed');
-  assert.equal(started(marks).length, 1, 'never run a second time');
+  assert.equal(startedPids(marks).length, 1, 'never run a second time');
 });
