@@ -1,6 +1,8 @@
 import type { Store } from '../store/store.ts';
 import { recollectLocalRuns, recollectSilentInstances } from '../runs/recollect.ts';
 import { isTaskhostError } from '../errors.ts';
+import { dropStaleWatches } from '../store/queries/stream-watch.ts';
+import { registerDueTaker } from './local-due.ts';
 import { runResolutionOnce, type EngineServices, type ResolutionOutcome } from './resolver.ts';
 
 /**
@@ -69,6 +71,7 @@ export class Scheduler {
   private readonly running = new Map<string, Promise<void>>();
   private timer: NodeJS.Timeout | null = null;
   private unlisten: (() => void) | null = null;
+  private unregister: (() => void) | null = null;
   private pass: Promise<void> | null = null;
   private again = false;
   /** Dead instances are looked for on the next pass (at start, then once a poll). */
@@ -94,6 +97,10 @@ export class Scheduler {
 
   async start(): Promise<void> {
     this.unlisten = await this.store.listen(DUE_CHANNEL, () => this.wake());
+    this.unregister = registerDueTaker(this.store, {
+      hasRoom: () => !this.stopped && this.running.size < this.maxConcurrent,
+      wake: () => this.wake(),
+    });
     this.timer = setInterval(() => {
       this.collectNext = true;
       this.wake();
@@ -134,6 +141,7 @@ export class Scheduler {
       this.collectNext = false;
       await recollectLocalRuns(this.store, this.services.owner?.id ?? null);
       await recollectSilentInstances(this.store, this.deathTimeoutMs, this.services.owner?.id ?? null);
+      await dropStaleWatches(this.store);
     }
     const room = this.maxConcurrent - this.running.size;
     if (room <= 0) return;
@@ -162,6 +170,7 @@ export class Scheduler {
     this.stopped = true;
     if (this.timer) clearInterval(this.timer);
     this.unlisten?.();
+    this.unregister?.();
     await this.pass?.catch(() => undefined);
     await Promise.all(this.running.values());
     // Whatever is still held here (a run that could not write its own release) is released

@@ -4,16 +4,15 @@ import {
   appendTaskEvents,
   getResolutionOfTask,
   getTask,
-  insertResolution,
-  insertTask,
+  insertNewTask,
   loadSteps,
-  saveSteps,
+  type StepRow,
 } from '../store/queries/tasks.ts';
 import type { Queryable, Store } from '../store/store.ts';
-import { insertComment } from '../store/queries/comments.ts';
 import { renderString } from '../template/render.ts';
 import { wakeParent } from './child-tasks.ts';
 import { checkInputValues } from './inputs.ts';
+import { localDueTaker } from './local-due.ts';
 import { newStepRow } from './live-step.ts';
 import type { TemplateSnapshot } from './snapshot.ts';
 import { ResolutionState, TaskState } from './states.ts';
@@ -123,66 +122,94 @@ export async function renderTitle(
 }
 
 /**
- * Stores a prepared task in the caller's transaction: the task, its resolution (with the
- * template's snapshot), a TODO row per step, its first comment and its first event.
+ * Stores a prepared task (one statement: store/queries/tasks.ts insertNewTask): the task, its
+ * resolution (with the template's snapshot), a TODO row per step, its first comment and its
+ * first event. Returns its document as stored.
  */
-export async function insertPreparedTask(db: Queryable, prepared: PreparedTask): Promise<void> {
+export async function insertPreparedTask(
+  db: Queryable,
+  prepared: PreparedTask,
+  notifyDue = true,
+): Promise<TaskDocument> {
   const { request, taskId, resolutionId } = prepared;
   const { template } = request.snapshot;
   const delayed = request.delayMs !== undefined && request.delayMs !== null;
   const state = delayed ? TaskState.DELAYED : TaskState.TODO;
-  await insertTask(db, {
-    id: taskId,
-    templateName: template.name,
-    title: prepared.title,
-    state,
-    requester: request.requester,
-    requesterGroups: request.requesterGroups,
-    input: prepared.input,
-    parentTaskId: request.parentTaskId ?? null,
-    tags: request.tags,
-    watcherUsernames: request.watcherUsernames,
-    watcherGroups: request.watcherGroups,
-    resolverUsernames: request.resolverUsernames,
-    resolverGroups: request.resolverGroups,
-    batchId: request.batchId,
-  });
   // µTask's delayed autorun: a resolution due at next_retry. A delayed task whose template
   // is not auto_runnable waits TODO for a resolver, as any such task does.
   const autorunDelayed = delayed && template.auto_runnable;
-  await insertResolution(db, {
-    id: resolutionId,
-    taskId,
-    state: autorunDelayed ? ResolutionState.TO_AUTORUN_DELAYED : ResolutionState.TODO,
-    resolver: request.resolver ?? request.requester,
-    resolverInput: prepared.resolverInput,
-    template: request.snapshot,
-    runMax: template.retry_max,
-    delayMs: autorunDelayed ? request.delayMs : null,
-  });
-  await saveSteps(db, resolutionId, Object.keys(template.steps).map(newStepRow));
-  if (request.comment) {
-    await insertComment(db, {
-      id: randomUUID(),
+  const steps = Object.keys(template.steps).map(newStepRow);
+  const resolutionState = autorunDelayed ? ResolutionState.TO_AUTORUN_DELAYED : ResolutionState.TODO;
+  const stored = await insertNewTask(db, {
+    task: {
+      id: taskId,
+      templateName: template.name,
+      title: prepared.title,
+      state,
+      requester: request.requester,
+      requesterGroups: request.requesterGroups,
+      input: prepared.input,
+      parentTaskId: request.parentTaskId ?? null,
+      tags: request.tags,
+      watcherUsernames: request.watcherUsernames,
+      watcherGroups: request.watcherGroups,
+      resolverUsernames: request.resolverUsernames,
+      resolverGroups: request.resolverGroups,
+      batchId: request.batchId,
+    },
+    resolution: {
+      id: resolutionId,
       taskId,
-      username: request.requester,
-      content: request.comment,
-    });
-  }
-  await appendTaskEvents(db, taskId, [{ type: 'task', state }]);
-  // An auto_runnable task starts at once (a delayed one when due), on whichever instance claims it.
-  if (template.auto_runnable) await db.query(`SELECT pg_notify('taskhost_due', $1)`, [resolutionId]);
+      state: resolutionState,
+      resolver: request.resolver ?? request.requester,
+      resolverInput: prepared.resolverInput,
+      template: request.snapshot,
+      runMax: template.retry_max,
+      delayMs: autorunDelayed ? request.delayMs : null,
+    },
+    steps,
+    comment: request.comment ? { id: randomUUID(), content: request.comment } : null,
+    // An auto_runnable task starts at once (a delayed one when due), on whichever instance
+    // claims it; the caller may hand it to this process's scheduler instead (local-due.ts).
+    notifyDue: notifyDue && template.auto_runnable && !delayed,
+  });
+  const created = stored.created.toISOString();
+  return {
+    id: taskId,
+    template_name: template.name,
+    title: prepared.title,
+    state,
+    requester: request.requester,
+    resolver_usernames: request.resolverUsernames ?? [],
+    input: prepared.input,
+    result: null,
+    created,
+    last_activity: created,
+    resolution: {
+      id: resolutionId,
+      state: resolutionState,
+      run_count: 0,
+      next_retry: stored.nextRetry ? stored.nextRetry.toISOString() : null,
+    },
+    steps: Object.fromEntries(steps.map((step) => [step.name, stepEntry(step, null)])),
+  };
 }
 
 /**
- * Creates a task, its resolution (with the template's snapshot) and a TODO row per step, in
- * one transaction. Inputs are checked first: a bad input is refused (TH_TASK_INPUT_INVALID,
- * naming the input) and nothing is stored.
+ * Creates a task, its resolution (with the template's snapshot) and a TODO row per step, at
+ * once. Inputs are checked first: a bad input is refused (TH_TASK_INPUT_INVALID, naming the
+ * input) and nothing is stored. Returns the ids and the document as created.
  */
-export async function createTask(store: Store, request: NewTaskRequest): Promise<CreatedTask> {
+export async function createTask(
+  store: Store,
+  request: NewTaskRequest,
+): Promise<CreatedTask & { document: TaskDocument }> {
   const prepared = await prepareTask(request);
-  await store.transaction((db) => insertPreparedTask(db, prepared));
-  return { taskId: prepared.taskId, resolutionId: prepared.resolutionId };
+  const dueNow = request.snapshot.template.auto_runnable && (request.delayMs ?? null) === null;
+  const local = dueNow ? localDueTaker(store) : undefined;
+  const document = await insertPreparedTask(store, prepared, local === undefined);
+  local?.wake();
+  return { taskId: prepared.taskId, resolutionId: prepared.resolutionId, document };
 }
 
 /** Where each step of a resolution last ran: its latest run's instance. */
@@ -225,6 +252,20 @@ export interface TaskDocument {
   >;
 }
 
+/** A step as the task document shows it. */
+function stepEntry(step: StepRow, instance: string | null): TaskDocument['steps'][string] {
+  return {
+    state: step.state,
+    output: step.output ?? null,
+    metadata: step.metadata ?? null,
+    children: step.children ?? null,
+    error: step.error || null,
+    try_count: step.try_count,
+    last_run: step.last_run,
+    instance,
+  };
+}
+
 export async function taskDocument(db: Queryable, taskId: string): Promise<TaskDocument | null> {
   const task = await getTask(db, taskId);
   if (!task) return null;
@@ -252,19 +293,7 @@ export async function taskDocument(db: Queryable, taskId: string): Promise<TaskD
         }
       : null,
     steps: Object.fromEntries(
-      steps.map((step) => [
-        step.name,
-        {
-          state: step.state,
-          output: step.output ?? null,
-          metadata: step.metadata ?? null,
-          children: step.children ?? null,
-          error: step.error || null,
-          try_count: step.try_count,
-          last_run: step.last_run,
-          instance: ranOn.get(step.name) ?? null,
-        },
-      ]),
+      steps.map((step) => [step.name, stepEntry(step, ranOn.get(step.name) ?? null)]),
     ),
   };
 }

@@ -124,6 +124,11 @@ export class Store implements Queryable {
     return unsubscribe;
   }
 
+  /** The backend pid of the LISTEN connection in use (null while it is away): who follows a stream. */
+  get listenerPid(): number | null {
+    return (this.listener as { processID?: number } | null)?.processID ?? null;
+  }
+
   /** Called after the LISTEN client came back from a lost connection (notifications were missed). */
   onReconnect(handler: () => void): () => void {
     this.reconnectHandlers.add(handler);

@@ -1,4 +1,5 @@
 import { EVENT_CHANNEL, eventsSince, type StreamEvent } from '../store/queries/events.ts';
+import { unwatchStream, watchStreams } from '../store/queries/stream-watch.ts';
 import type { Store } from '../store/store.ts';
 
 export interface SubscriberHandlers {
@@ -13,6 +14,13 @@ export interface SubscriberHandlers {
 /** Live events held while a subscriber reads the store; past this, they are read again instead. */
 const CATCH_UP_BUFFER = 1000;
 const PAGE = 5000;
+/**
+ * After a subscriber registered its stream, the store is read again at these delays. A
+ * producer elsewhere whose statement began before the registration was committed did not
+ * see it, so sent no pointer; its commit may come after the first catch-up read. Such a
+ * statement is a single write in flight: these re-reads find what it stored.
+ */
+const RECHECK_MS = [500, 3000];
 
 /**
  * Delivers a stream's events to its subscribers in order, with no gap and no duplicate,
@@ -31,13 +39,30 @@ export class EventHub {
   /** Per stream, the last seq a producer in this process is committing and will publish. */
   private readonly committing = new Map<string, number>();
   private listening: Promise<void> | null = null;
+  /** Per stream followed here, its registration in stream_watch (producers elsewhere notify only those). */
+  private readonly watching = new Map<string, Promise<void>>();
 
   constructor(store: Store) {
     this.store = store;
     store.onReconnect(() => {
-      for (const subscriptions of this.channels.values()) {
-        for (const subscription of subscriptions) void subscription.catchUp();
-      }
+      // A new LISTEN connection: the streams are registered under its pid, then read again.
+      const streams = [...this.channels.keys()];
+      void this.register(streams)
+        .catch(() => undefined)
+        .then(() => {
+          for (const subscriptions of this.channels.values()) {
+            for (const subscription of subscriptions) void subscription.catchUp();
+          }
+        });
+    });
+  }
+
+  /** Registers streams as followed by this process's LISTEN connection (retried through restarts). */
+  private async register(streamIds: readonly string[]): Promise<void> {
+    await this.store.retrying(async (db) => {
+      const pid = db.listenerPid;
+      if (pid === null) throw Object.assign(new Error('the LISTEN connection is away'), { code: '57P01' });
+      await watchStreams(db, streamIds, pid);
     });
   }
 
@@ -79,7 +104,14 @@ export class EventHub {
     const subscription = new Subscription(this.store, since, streamId, handlers, () => {
       const set = this.channels.get(streamId);
       set?.delete(subscription);
-      if (set?.size === 0) this.channels.delete(streamId);
+      if (set?.size === 0) {
+        this.channels.delete(streamId);
+        this.watching.delete(streamId);
+        const pid = this.store.listenerPid;
+        if (pid !== null && !this.store.isClosed) {
+          void unwatchStream(this.store, streamId, pid).catch(() => undefined);
+        }
+      }
     });
     let set = this.channels.get(streamId);
     if (!set) {
@@ -89,11 +121,19 @@ export class EventHub {
     set.add(subscription);
     try {
       await this.ensureListening();
+      let watched = this.watching.get(streamId);
+      if (!watched) {
+        watched = this.register([streamId]);
+        this.watching.set(streamId, watched);
+        watched.catch(() => this.watching.delete(streamId));
+      }
+      await watched;
     } catch (error) {
       subscription.close();
       throw error;
     }
     await subscription.catchUp();
+    subscription.recheck(RECHECK_MS);
     return subscription;
   }
 
@@ -113,6 +153,7 @@ export class Subscription {
   private overflowed = false;
   private closed = false;
   private ended = false;
+  private readonly timers: NodeJS.Timeout[] = [];
   private readonly store: Store;
   private readonly streamId: string;
   private readonly handlers: SubscriberHandlers;
@@ -146,7 +187,18 @@ export class Subscription {
     if (this.closed) return;
     this.closed = true;
     this.buffer = [];
+    for (const timer of this.timers) clearTimeout(timer);
     this.detach();
+  }
+
+  /** Reads the store again at each of `delays` while open (see RECHECK_MS). */
+  recheck(delays: readonly number[]): void {
+    for (const delay of delays) {
+      if (this.closed) return;
+      const timer = setTimeout(() => void this.catchUp(), delay);
+      timer.unref();
+      this.timers.push(timer);
+    }
   }
 
   /** Delivers the next event in order; false for anything else (a gap or a duplicate). */

@@ -217,7 +217,7 @@ export function taskRoutes(app: FastifyInstance, deps: ServerDeps): void {
       if (body.batch !== undefined && !(await batchExists(deps.store, body.batch))) {
         throw new TaskhostError('TH_BATCH_NOT_FOUND', `no batch ${body.batch}`);
       }
-      const { taskId } = await createTask(deps.store, {
+      const { document } = await createTask(deps.store, {
         snapshot: catalog.snapshot(body.template_name),
         input: body.input,
         requester: caller.username,
@@ -231,7 +231,7 @@ export function taskRoutes(app: FastifyInstance, deps: ServerDeps): void {
         tags: body.tags,
         batchId: body.batch,
       });
-      return reply.status(201).send(await loadTaskDocument(deps.store, taskId));
+      return reply.status(201).send(document);
     },
   );
 

@@ -1,4 +1,5 @@
 import type { Queryable } from '../store.ts';
+import { watchedStreamSql } from './stream-watch.ts';
 
 /** The channel whose payloads point at new events: `<stream_id>:<last seq>`. */
 export const EVENT_CHANNEL = 'taskhost_event';
@@ -20,7 +21,8 @@ export interface StreamEvent {
 
 /**
  * Appends events to a stream and notifies listeners in the same round trip: the NOTIFY
- * carries a pointer (stream and last seq), never the payload, and is delivered on commit.
+ * carries a pointer (stream and last seq), never the payload, and is delivered on commit;
+ * it is sent only when the stream has a live follower (stream-watch.ts).
  * Idempotent: an event already stored (a retry after a commit whose answer was lost) is
  * left as it is.
  */
@@ -38,7 +40,7 @@ export async function appendEvents(
        ON CONFLICT (stream_id, seq) DO NOTHING
        RETURNING 1
      )
-     SELECT pg_notify($10, $11) FROM (SELECT count(*) FROM inserted) AS done`,
+     SELECT pg_notify($10, $11) FROM (SELECT count(*) FROM inserted) AS done WHERE ${watchedStreamSql('$1')}`,
     [
       streamId,
       events.map((e) => e.seq),

@@ -1,6 +1,7 @@
 import type { Queryable } from '../store.ts';
 import { EVENT_CHANNEL } from './events.ts';
 import { insertInstanceSql, instanceParams, type InstanceRow } from './instances.ts';
+import { watchedStreamSql } from './stream-watch.ts';
 
 export type RunOrigin = 'cli' | 'api' | 'task';
 
@@ -141,7 +142,8 @@ export async function failLiveRuns(
        ON CONFLICT (stream_id, seq) DO NOTHING
      )
      -- (a data-modifying CTE runs to completion whether or not it is read)
-     SELECT ended.id, pg_notify($4, ended.id || ':' || ended.seq) FROM ended`,
+     SELECT ended.id, CASE WHEN ${watchedStreamSql('ended.id')} THEN pg_notify($4, ended.id || ':' || ended.seq) END
+       FROM ended`,
     [ids, end.error, end.killReason, EVENT_CHANNEL],
   );
   return rows.map((row) => row.id);

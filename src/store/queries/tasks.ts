@@ -1,6 +1,7 @@
 import { TaskhostError } from '../../errors.ts';
 import type { Queryable } from '../store.ts';
 import { appendEvents, EVENT_CHANNEL, type EventType, type StreamEvent } from './events.ts';
+import { watchedStreamSql } from './stream-watch.ts';
 
 /**
  * Tasks, their resolution and its steps (one row per step: a transition writes the step it
@@ -91,12 +92,46 @@ export interface NewResolution {
   delayMs?: number | null;
 }
 
-export async function insertTask(db: Queryable, task: NewTask): Promise<void> {
-  await db.query(
-    `INSERT INTO task (id, template_name, title, state, requester_username, requester_groups, input, tags,
-                       parent_task_id, watcher_usernames, resolver_usernames, watcher_groups, resolver_groups,
-                       batch_id)
-     VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14)`,
+/** A new task as one statement stores it: the task, its resolution, its steps, its first comment and event. */
+export interface NewTaskRecord {
+  task: NewTask;
+  resolution: NewResolution;
+  steps: readonly StepRow[];
+  comment: { id: string; content: string } | null;
+  /** Wake the schedulers of every instance (an auto_runnable task due now). */
+  notifyDue: boolean;
+}
+
+/**
+ * Stores a new task in one statement (one round trip, atomic without a transaction of its
+ * own): the task row with its first event already numbered, its resolution, a row per step
+ * and its first comment. Returns what PostgreSQL stamped: the creation time and when the
+ * resolution is due.
+ */
+export async function insertNewTask(
+  db: Queryable,
+  record: NewTaskRecord,
+): Promise<{ created: Date; nextRetry: Date | null }> {
+  const { task, resolution, comment } = record;
+  const { rows } = await db.query<{ created_at: Date; next_retry: Date | null }>(
+    `WITH t AS (
+       INSERT INTO task (id, template_name, title, state, requester_username, requester_groups, input, tags,
+                         parent_task_id, watcher_usernames, resolver_usernames, watcher_groups, resolver_groups,
+                         batch_id, last_seq)
+       VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, 1)
+       RETURNING created_at
+     ), r AS (
+       INSERT INTO resolution (id, task_id, state, resolver_username, resolver_input, template, run_max, next_retry)
+       VALUES ($15, $1, $16, $17, $18, $19, $20, now() + $21::float8 * interval '1 millisecond')
+       RETURNING next_retry
+     ), s AS (${upsertStepsSql('$15', '$22')}
+     ), c AS (
+       INSERT INTO comment (id, task_id, username, content) SELECT $23, $1, $5, $24 WHERE $23::uuid IS NOT NULL
+     ), e AS (
+       INSERT INTO event (stream_id, seq, type, state, ts) VALUES ($1, 1, 'task', $4, now())
+     )
+     SELECT t.created_at, r.next_retry, CASE WHEN $25 THEN pg_notify('taskhost_due', $15::text) END AS woken
+       FROM t, r`,
     [
       task.id,
       task.templateName,
@@ -112,25 +147,21 @@ export async function insertTask(db: Queryable, task: NewTask): Promise<void> {
       task.watcherGroups ?? [],
       task.resolverGroups ?? [],
       task.batchId ?? null,
-    ],
-  );
-}
-
-export async function insertResolution(db: Queryable, resolution: NewResolution): Promise<void> {
-  await db.query(
-    `INSERT INTO resolution (id, task_id, state, resolver_username, resolver_input, template, run_max, next_retry)
-     VALUES ($1, $2, $3, $4, $5, $6, $7, now() + $8::float8 * interval '1 millisecond')`,
-    [
       resolution.id,
-      resolution.taskId,
       resolution.state,
       resolution.resolver,
       JSON.stringify(resolution.resolverInput),
       JSON.stringify(resolution.template),
       resolution.runMax,
       resolution.delayMs ?? null,
+      JSON.stringify(record.steps),
+      comment?.id ?? null,
+      comment?.content ?? null,
+      record.notifyDue,
     ],
   );
+  const row = rows[0] as { created_at: Date; next_retry: Date | null };
+  return { created: row.created_at, nextRetry: row.next_retry };
 }
 
 const STEP_COLUMNS = `name text, parent text, child_index integer, state text, try_count integer,
@@ -454,7 +485,8 @@ export async function writeTransition(
              '::timestamptz[]',
            )}) WITH ORDINALITY AS e (type, step, stream, line, state, data, ts, ord)
          ON CONFLICT (stream_id, seq) DO NOTHING)`,
-      `notified AS (SELECT pg_notify('${EVENT_CHANNEL}', $1 || ':' || last_seq) AS sent FROM seq)`,
+      `notified AS (SELECT pg_notify('${EVENT_CHANNEL}', $1 || ':' || last_seq) AS sent FROM seq
+         WHERE ${watchedStreamSql('$1::uuid')})`,
     );
   }
   if (write) {
