@@ -47,6 +47,9 @@ export async function buildServer(deps: ServerDeps): Promise<FastifyInstance> {
   app.addHook('onRequest', async (request, reply) => {
     void reply.header('x-request-id', request.id);
   });
+  // First: its hooks mark upgrade requests, so an upgrade refused by any later hook (421,
+  // 401) has its socket closed once answered.
+  await app.register(websocket, { options: { maxPayload: 64 * 1024 } });
   // Security headers on every answer, refusals and the dashboard's pages included. Served
   // over plain HTTP on a loopback address as often as behind TLS: no upgrade of requests,
   // and HSTS is the TLS proxy's to send.
@@ -81,7 +84,6 @@ export async function buildServer(deps: ServerDeps): Promise<FastifyInstance> {
       security: [{ basic: [] }],
     },
   });
-  await app.register(websocket, { options: { maxPayload: 64 * 1024 } });
   // @fastify/websocket hides WebSocket routes from the spec; the streams belong in it.
   app.addHook('onRoute', (route) => {
     if (route.websocket && route.schema) route.schema.hide = false;
