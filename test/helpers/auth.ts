@@ -34,10 +34,17 @@ export interface UpgradeOutcome {
   first: Record<string, unknown> | null;
 }
 
-/** Opens a stream at `url` with `headers`, reads its first message (or the refusal), and closes it. */
-export function openStream(url: string, headers: Record<string, string> = {}): Promise<UpgradeOutcome> {
+/**
+ * Opens a stream at `url` with `headers` (from `localAddress`, when given), reads its first
+ * message (or the refusal), and closes it.
+ */
+export function openStream(
+  url: string,
+  headers: Record<string, string> = {},
+  localAddress?: string,
+): Promise<UpgradeOutcome> {
   return new Promise((resolve, reject) => {
-    const socket = new WebSocket(url, { headers });
+    const socket = new WebSocket(url, { headers, localAddress });
     socket.once('unexpected-response', (_request, response) => {
       let body = '';
       response.setEncoding('utf8');
