@@ -13,7 +13,7 @@ import {
   stdoutJson,
   taskhost,
 } from '../../helpers/cli.ts';
-import { tempDir } from '../../helpers/plugin-fixtures.ts';
+import { fixturePath, tempDir } from '../../helpers/plugin-fixtures.ts';
 import { createTestDatabase } from '../../helpers/store.ts';
 
 /**
@@ -152,6 +152,8 @@ async function serve(
 test('serve: no users file, a non-loopback --host is refused; with one, it binds, and asks for the password', async (t) => {
   const cwd = tempDir(t);
   fs.mkdirSync(path.join(cwd, 'tasks'));
+  fs.copyFileSync(fixturePath('echo-data.sh'), path.join(cwd, 'tasks', 'echo-data.sh'));
+  fs.chmodSync(path.join(cwd, 'tasks', 'echo-data.sh'), 0o755);
   const refused = assertOneLineError(
     await taskhost(['serve', '--host', '0.0.0.0', '--port', '0'], { cwd, env }),
     2,
@@ -176,6 +178,22 @@ test('serve: no users file, a non-loopback --host is refused; with one, it binds
     });
   assert.equal((await register('bob', 'bob-pw')).status, 403);
   assert.equal((await register('alice', 'alice-pw')).status, 400, 'past the right: the file is checked');
+  // The CLI's client commands take the credentials in --server's URL, HTTP and WebSocket.
+  const withPassword = `http://bob:bob-pw@127.0.0.1:${port}`;
+  assert.deepEqual(
+    stdoutJson(await taskhost(['task', 'list', '--json', '--server', withPassword], { cwd, env })),
+    [],
+  );
+  const executed = await taskhost(
+    ['execute', '--name', 'echo-data', '--args', '{"who": "bob"}', '--server', withPassword, '--async'],
+    { cwd, env },
+  );
+  assertExit(executed, 0);
+  assert.deepEqual((stdoutJson(executed) as { payload: unknown }).payload, { who: 'bob' });
+  assert.match(
+    assertOneLineError(await taskhost(['task', 'list', '--server', url], { cwd, env }), 1),
+    /^taskhost: server: authentication required/,
+  );
   // A user added while serving logs in at the next request.
   assertExit(await user(cwd, ['add', 'carol'], 'carol-pw'), 0);
   assert.equal((await fetch(`${url}/plugin`, { headers: basic('carol', 'carol-pw') })).status, 200);
