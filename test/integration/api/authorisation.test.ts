@@ -294,3 +294,22 @@ test('a list shows a user only what they may see, in every list type', async () 
     stranger: [false, false, false],
   });
 });
+
+test('GET /run lists the plugin runs a user started; an admin lists every run', async () => {
+  const mine = await call('watcher', 'POST', '/plugin/echo-data/run', { data: { whose: 'wes' } });
+  const theirs = await call('stranger', 'POST', '/plugin/echo-data/run', { data: { whose: 'sam' } });
+  const listed = async (role: Role): Promise<string[]> =>
+    ((await call(role, 'GET', '/run?page_size=1000')).body as unknown as { id: string }[]).map(
+      (run) => run.id,
+    );
+  const [watcherRuns, adminRuns] = [await listed('watcher'), await listed('admin')];
+  assert.ok(watcherRuns.includes(mine.body.run_id as string));
+  assert.ok(!watcherRuns.includes(theirs.body.run_id as string));
+  assert.ok(
+    adminRuns.includes(mine.body.run_id as string) && adminRuns.includes(theirs.body.run_id as string),
+  );
+  const runs = (await call('watcher', 'GET', '/run?page_size=1000')).body as unknown as {
+    requester: string;
+  }[];
+  assert.deepEqual([...new Set(runs.map((run) => run.requester))], [USER.watcher]);
+});
