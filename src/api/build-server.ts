@@ -1,9 +1,14 @@
+import helmet from '@fastify/helmet';
 import swagger from '@fastify/swagger';
 import websocket from '@fastify/websocket';
 import Fastify, { type FastifyInstance } from 'fastify';
 import { TaskhostError } from '../errors.ts';
 import { VERSION } from '../version.ts';
+import { installAuthentication } from './auth/authenticate.ts';
+import { installBodyRules, installHostCheck } from './auth/request-guard.ts';
+import { authModesOf, DEFAULT_SECURITY } from './auth/security.ts';
 import { installErrorHandler } from './error-handler.ts';
+import { errorResponses } from './error-schema.ts';
 import { batchRoutes } from './routes/batches.ts';
 import { callbackRoutes } from './routes/callbacks.ts';
 import { commentRoutes } from './routes/comments.ts';
@@ -41,6 +46,24 @@ export async function buildServer(deps: ServerDeps): Promise<FastifyInstance> {
   installErrorHandler(app);
   app.addHook('onRequest', async (request, reply) => {
     void reply.header('x-request-id', request.id);
+  });
+  // First: its hooks mark upgrade requests, so an upgrade refused by any later hook (421,
+  // 401) has its socket closed once answered.
+  await app.register(websocket, { options: { maxPayload: 64 * 1024 } });
+  // Security headers on every answer, refusals and the dashboard's pages included. Served
+  // over plain HTTP on a loopback address as often as behind TLS: no upgrade of requests,
+  // and HSTS is the TLS proxy's to send.
+  await app.register(helmet, {
+    contentSecurityPolicy: { directives: { upgradeInsecureRequests: null } },
+    strictTransportSecurity: false,
+  });
+  // In this order, on every request, WebSocket upgrades included: the Host, who calls
+  // (401 without an identity), then the body's origin and type (SPEC section 8).
+  const security = deps.security ?? DEFAULT_SECURITY;
+  installHostCheck(app, security.allowedHosts);
+  await installAuthentication(app, security, deps.authModes ?? authModesOf(security));
+  installBodyRules(app, security.allowedHosts);
+  app.addHook('onRequest', async (request) => {
     if (deps.config.maintenanceMode && !READ_METHODS.has(request.method)) {
       throw new TaskhostError(
         'TH_MAINTENANCE',
@@ -56,12 +79,20 @@ export async function buildServer(deps: ServerDeps): Promise<FastifyInstance> {
         description: 'Templates, tasks, action plugins, runs and their live streams.',
         version: VERSION,
       },
+      // With auth on (SPEC section 8): basic auth, or an identity a trusted proxy sets.
+      components: { securitySchemes: { basic: { type: 'http', scheme: 'basic' } } },
+      security: [{ basic: [] }],
     },
   });
-  await app.register(websocket, { options: { maxPayload: 64 * 1024 } });
   // @fastify/websocket hides WebSocket routes from the spec; the streams belong in it.
   app.addHook('onRoute', (route) => {
     if (route.websocket && route.schema) route.schema.hide = false;
+    if (!route.schema) return;
+    if (route.url.startsWith('/unsecured/')) {
+      route.schema.security = [];
+    } else if (!route.websocket) {
+      route.schema.response = { ...(route.schema.response as object), ...errorResponses(401) };
+    }
   });
 
   // Runs that fail in the background are logged, never swallowed.

@@ -1,11 +1,19 @@
 import os from 'node:os';
 import type { FastifyRequest } from 'fastify';
+import { TaskhostError } from '../errors.ts';
 
 /** Who is calling, as the routes see it. */
 export interface Caller {
   username: string;
   groups: string[];
   admin: boolean;
+}
+
+declare module 'fastify' {
+  interface FastifyRequest {
+    /** Set by auth/authenticate.ts before any route runs; unset on /unsecured/* with auth on. */
+    caller?: Caller;
+  }
 }
 
 let localUser: string | undefined;
@@ -16,11 +24,17 @@ function localUsername(): string {
   return localUser;
 }
 
-/**
- * The caller of a request. Without authentication (SPEC section 8) every caller is the local
- * user, with admin rights; every route takes its caller from here, so authentication only
- * has to change this function.
- */
-export function callerOf(_request: FastifyRequest): Caller {
+/** Every caller without authentication: the local user, with admin rights. */
+export function localCaller(): Caller {
   return { username: localUsername(), groups: [], admin: true };
+}
+
+/**
+ * The caller of a request, as auth/authenticate.ts established it: the authenticated
+ * identity (admin when named in `admins` or TASKHOST_ADMINS), or without authentication
+ * the local user with admin rights. Every route takes its caller from here.
+ */
+export function callerOf(request: FastifyRequest): Caller {
+  if (request.caller) return request.caller;
+  throw new TaskhostError('TH_AUTH_REQUIRED', 'authentication required');
 }

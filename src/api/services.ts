@@ -2,6 +2,7 @@ import type { Instance } from '../runs/instance.ts';
 import type { RunSupervisor } from '../runs/supervisor.ts';
 import type { Store } from '../store/store.ts';
 import type { EventHub } from '../stream/hub.ts';
+import type { AuthModes, SecurityConfig } from './auth/security.ts';
 import type { ServerMetrics } from './routes/metrics.ts';
 import type { TemplateCatalog } from './template-catalog.ts';
 
@@ -45,6 +46,10 @@ export interface ServerDeps {
   templates?: TemplateCatalog;
   /** What this instance measures (its steps' durations); a fresh one when absent. */
   metrics?: ServerMetrics;
+  /** Admins, authentication and allowed hosts; none (the local user is admin) when absent. */
+  security?: SecurityConfig;
+  /** Which authentication is on; read from `security` when absent (`serve` decides it once). */
+  authModes?: AuthModes;
   /** Where the server's log (pino JSON lines) goes; stdout when absent. */
   logStream?: NodeJS.WritableStream;
 }

@@ -5,9 +5,9 @@ import type { Caller } from './identity.ts';
 import type { TemplateCatalog } from './template-catalog.ts';
 
 /**
- * Who may do what to a task, as µTask's pkg/auth decides it, for the caller of
- * identity.ts. Without authentication every caller is an admin and everything passes;
- * the security issue changes the caller, not these rules.
+ * Who may do what to a task, as µTask's pkg/auth and api/handler decide it, for the caller
+ * of identity.ts (SPEC section 8). Without authentication every caller is an admin and
+ * everything passes. Routes ask these rules; none decides a right on its own.
  */
 
 /** What the rules read of a task. */
@@ -20,7 +20,13 @@ export interface TaskParties {
   template_name: string;
 }
 
-type TemplateOwners = Pick<Template, 'allowed_resolver_usernames' | 'allowed_resolver_groups'>;
+type TemplateOwners = Pick<Template, 'allowed_resolver_usernames' | 'allowed_resolver_groups'> &
+  Partial<Pick<Template, 'allow_all_resolver_usernames'>>;
+
+/** What the rules read of a resolution. */
+export interface ResolutionParties {
+  resolver_username: string | null;
+}
 
 const meets = (caller: Caller, names: readonly string[], groups: readonly string[]): boolean =>
   names.includes(caller.username) || groups.some((group) => caller.groups.includes(group));
@@ -43,7 +49,8 @@ export function isTemplateOwner(caller: Caller, template: TemplateOwners | undef
 
 /**
  * µTask's IsResolutionManager: a template owner, one of the task's resolvers (by name or
- * group), or its resolution's resolver.
+ * group), or its resolution's resolver; and the requester of a task whose template has
+ * `allow_all_resolver_usernames` (µTask makes them the resolver of the resolution it starts).
  */
 export function isResolutionManager(
   caller: Caller,
@@ -54,8 +61,48 @@ export function isResolutionManager(
   return (
     isTemplateOwner(caller, template) ||
     meets(caller, task.resolver_usernames, task.resolver_groups) ||
-    (resolverUsername !== null && resolverUsername === caller.username)
+    (resolverUsername !== null && resolverUsername === caller.username) ||
+    (template?.allow_all_resolver_usernames === true && isRequester(caller, task))
   );
+}
+
+/**
+ * The resolver of a task's resolution as µTask knows one: whoever started it. taskhost
+ * creates every resolution with the task, its requester written as resolver until someone
+ * starts it (engine/tasks.ts); that placeholder makes nobody a resolver. Whoever starts it
+ * is also added to the task's resolvers (engine/resolution-control.ts).
+ */
+export function resolverOf(
+  task: TaskParties,
+  resolution: ResolutionParties | null | undefined,
+): string | null {
+  const resolver = resolution?.resolver_username ?? null;
+  return resolver === task.requester_username ? null : resolver;
+}
+
+/** µTask's GetTask: admins, the requester, the watchers and the resolution managers see a task. */
+export function canSeeTask(
+  caller: Caller,
+  task: TaskParties,
+  template: TemplateOwners | undefined,
+  resolution: ResolutionParties | null | undefined,
+): boolean {
+  return (
+    caller.admin ||
+    isRequester(caller, task) ||
+    isWatcher(caller, task) ||
+    isResolutionManager(caller, task, template, resolverOf(task, resolution))
+  );
+}
+
+/** µTask's resolution handlers (create, run, pause, extend, cancel): admins and resolution managers. */
+export function canResolve(
+  caller: Caller,
+  task: TaskParties,
+  template: TemplateOwners | undefined,
+  resolution: ResolutionParties | null | undefined,
+): boolean {
+  return caller.admin || isResolutionManager(caller, task, template, resolverOf(task, resolution));
 }
 
 /** Throws TH_AUTH_FORBIDDEN with `message` unless `allowed`. */

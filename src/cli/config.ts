@@ -73,6 +73,7 @@ export interface Settings {
   /** TASKHOST_ADMINS (comma-separated) over `admins`. */
   admins: string[];
   auth: {
+    /** TASKHOST_USERS_FILE over `auth.users_file`. */
     usersFile: string;
     trustedHeader: string | null;
     trustedGroupsHeader: string | null;
@@ -223,7 +224,7 @@ export async function settingsOf(command: Command): Promise<Settings> {
     file,
     admins: envList('TASKHOST_ADMINS') ?? values.admins,
     auth: {
-      usersFile: values.auth.users_file,
+      usersFile: process.env.TASKHOST_USERS_FILE?.trim() || values.auth.users_file,
       trustedHeader: values.auth.trusted_header,
       trustedGroupsHeader: values.auth.trusted_groups_header,
       trustedProxies: values.auth.trusted_proxies,

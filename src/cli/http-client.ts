@@ -8,11 +8,19 @@ export async function requestJson(
   body?: unknown,
 ): Promise<{ status: number; body: Record<string, unknown> }> {
   const url = new URL(path, server);
+  // Basic auth given in the URL (http://alice:PASSWORD@host:8081), which fetch refuses there.
+  const headers: Record<string, string> = body === undefined ? {} : { 'content-type': 'application/json' };
+  if (url.username || url.password) {
+    const credentials = `${decodeURIComponent(url.username)}:${decodeURIComponent(url.password)}`;
+    headers.authorization = `Basic ${Buffer.from(credentials).toString('base64')}`;
+    url.username = '';
+    url.password = '';
+  }
   let response: Response;
   try {
     response = await fetch(url, {
       method,
-      headers: body === undefined ? {} : { 'content-type': 'application/json' },
+      headers,
       body: body === undefined ? undefined : JSON.stringify(body),
     });
   } catch (error) {

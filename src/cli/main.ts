@@ -347,6 +347,49 @@ Exit code: 0 when the task is DONE, 1 when it is not, 2 for bad usage or an inva
     .addOption(server())
     .action(run(async () => (await import('./commands/task.ts')).taskWatch));
 
+  const userCommand = program
+    .command('user')
+    .description('basic-auth users of taskhost serve (auth is on once the users file exists)');
+  const userOptions = (command: Command): Command =>
+    command
+      .addOption(
+        option('--config <file>', 'the settings file (default: ./taskhost.yaml, if it exists)', 'CONFIG'),
+      )
+      .addOption(
+        option(
+          '--users-file <file>',
+          "the users file (default: taskhost.yaml's auth.users_file, .taskhost/users)",
+          'USERS_FILE',
+        ),
+      );
+  userOptions(
+    userCommand
+      .command('add')
+      .description(
+        'add a user, or set the password of one: the password is read from stdin (scrypt-hashed, file mode 0600)',
+      )
+      .argument('<name>', 'the user name (no colon or space)')
+      .addOption(
+        option('--groups <a,b>', "the user's groups, comma-separated (kept when omitted)", 'GROUPS'),
+      ),
+  )
+    .addHelpText(
+      'after',
+      `
+Example:
+  printf '%s' "$PASSWORD" | taskhost user add alice --groups ops,leads`,
+    )
+    .action(run(async () => (await import('./commands/user.ts')).userAdd));
+  userOptions(
+    userCommand.command('remove').description('remove a user').argument('<name>', 'the user name'),
+  ).action(run(async () => (await import('./commands/user.ts')).userRemove));
+  userOptions(
+    userCommand
+      .command('list')
+      .description('list the users and their groups')
+      .addOption(option('--json', 'print JSON', 'JSON')),
+  ).action(run(async () => (await import('./commands/user.ts')).userList));
+
   return program;
 }
 

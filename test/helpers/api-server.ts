@@ -2,6 +2,7 @@ import type { FastifyInstance } from 'fastify';
 import type { AddressInfo } from 'node:net';
 import { after } from 'node:test';
 import WebSocket from 'ws';
+import { DEFAULT_SECURITY, type SecurityConfig } from '../../src/api/auth/security.ts';
 import { buildServer } from '../../src/api/build-server.ts';
 import type { ServerMetrics } from '../../src/api/routes/metrics.ts';
 import { DEFAULT_SERVER_CONFIG, type ServerConfig } from '../../src/api/services.ts';
@@ -27,7 +28,13 @@ export interface TestServer {
   port: number;
   /** `http://127.0.0.1:PORT` */
   url: string;
-  request<T = Record<string, unknown>>(method: string, path: string, body?: unknown): Promise<ApiResponse<T>>;
+  /** A request; `headers` are added (an Authorization, a Host, a Content-Type of the test's). */
+  request<T = Record<string, unknown>>(
+    method: string,
+    path: string,
+    body?: unknown,
+    headers?: Record<string, string>,
+  ): Promise<ApiResponse<T>>;
   /** Registers a fixture of test/fixtures/plugins/ under `name`; throws unless 201. */
   register(name: string, fixture: string): Promise<Record<string, unknown>>;
 }
@@ -63,6 +70,8 @@ export async function startTestServer(
     /** The templates the server offers, loaded once its database exists (plugins registered first). */
     templates?: (store: Store) => Promise<TemplateCatalog>;
     metrics?: ServerMetrics;
+    /** Admins, authentication and allowed hosts (auth/security.ts); none when absent. */
+    security?: Partial<SecurityConfig>;
   } = {},
 ): Promise<TestServer> {
   const started: { app?: FastifyInstance } = {};
@@ -81,17 +90,23 @@ export async function startTestServer(
     logStream: extra.logStream,
     metrics: extra.metrics,
     templates: extra.templates ? await extra.templates(db.store) : undefined,
+    security: extra.security ? { ...DEFAULT_SECURITY, ...extra.security } : undefined,
   });
   started.app = app;
   await app.listen({ port: 0, host: '127.0.0.1' });
   const port = (app.server.address() as AddressInfo).port;
   const url = `http://127.0.0.1:${port}`;
 
-  const request = async <T>(method: string, path: string, body?: unknown): Promise<ApiResponse<T>> => {
-    const init: RequestInit = { method };
+  const request = async <T>(
+    method: string,
+    path: string,
+    body?: unknown,
+    headers: Record<string, string> = {},
+  ): Promise<ApiResponse<T>> => {
+    const init: RequestInit = { method, headers };
     if (body !== undefined) {
       init.body = typeof body === 'string' ? body : JSON.stringify(body);
-      init.headers = { 'content-type': 'application/json' };
+      init.headers = { 'content-type': 'application/json', ...headers };
     }
     const response = await fetch(`${url}${path}`, init);
     const text = await response.text();

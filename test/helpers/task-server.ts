@@ -3,6 +3,7 @@ import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { after } from 'node:test';
+import type { SecurityConfig } from '../../src/api/auth/security.ts';
 import { loadTemplateCatalog } from '../../src/api/template-catalog.ts';
 import { BUILTIN_ACTIONS } from '../../src/plugins/builtins.ts';
 import { startTestServer, type ErrorBody, type TestServer } from './api-server.ts';
@@ -14,7 +15,10 @@ export const LOCAL_USER = process.env.TASKHOST_USER || os.userInfo().username;
  * A test server offering `templates` (file name → YAML), written to a temporary directory
  * removed after the file's tests. Every template must load without issue.
  */
-export async function startTaskServer(templates: Record<string, string>): Promise<TestServer> {
+export async function startTaskServer(
+  templates: Record<string, string>,
+  security?: Partial<SecurityConfig>,
+): Promise<TestServer> {
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'taskhost-task-api-'));
   after(() => fs.rmSync(dir, { recursive: true, force: true }));
   for (const [file, yaml] of Object.entries(templates)) fs.writeFileSync(path.join(dir, file), yaml);
@@ -30,6 +34,7 @@ export async function startTaskServer(templates: Record<string, string>): Promis
         assert.deepEqual(issues, []);
         return catalog;
       },
+      security,
     },
   );
 }

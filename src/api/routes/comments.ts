@@ -13,7 +13,7 @@ import { getResolutionOfTask } from '../../store/queries/tasks.ts';
 import { formatQuery, sendList, type ListFormat } from '../format.ts';
 import { callerOf, type Caller } from '../identity.ts';
 import type { ServerDeps } from '../services.ts';
-import { isRequester, isResolutionManager, isWatcher, requireRight, templateOf } from '../task-rights.ts';
+import { canSeeTask, isRequester, isWatcher, requireRight, templateOf } from '../task-rights.ts';
 import { TemplateCatalog } from '../template-catalog.ts';
 import { errorResponses } from '../error-schema.ts';
 import { COMMENT_MIN, commentText } from '../task-fields.ts';
@@ -71,7 +71,7 @@ export function commentRoutes(app: FastifyInstance, deps: ServerDeps): void {
     if (caller.admin || isRequester(caller, task) || isWatcher(caller, task)) return;
     const resolution = await getResolutionOfTask(deps.store, taskId);
     requireRight(
-      isResolutionManager(caller, task, templateOf(catalog, task), resolution?.resolver_username ?? null),
+      canSeeTask(caller, task, templateOf(catalog, task), resolution),
       `can't ${action} comments of task ${taskId}`,
     );
   };

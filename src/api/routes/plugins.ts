@@ -15,7 +15,9 @@ import type { RunSupervisor } from '../../runs/supervisor.ts';
 import type { PluginRow } from '../../store/queries/plugins.ts';
 import { errorResponses } from '../error-schema.ts';
 import { formatQuery, sendList, type ListFormat } from '../format.ts';
+import { callerOf } from '../identity.ts';
 import type { ServerDeps } from '../services.ts';
+import { requireAdmin } from '../task-access.ts';
 import { resultEnvelopeSchema } from './runs.ts';
 
 /** A registry entry as the API shows it: metadata up front, the whole self-description in `schema`. */
@@ -84,14 +86,15 @@ const asyncQuery = {
 
 export function pluginRoutes(app: FastifyInstance, deps: ServerDeps & { supervisor: RunSupervisor }): void {
   const { store, hub, config, supervisor } = deps;
-  const base = (plugin: RunnablePlugin, data: unknown): ExecuteRequest => ({
+  // A run belongs to whoever started it (task-access.ts: they and the admins see it).
+  const base = (plugin: RunnablePlugin, data: unknown, requester: string): ExecuteRequest => ({
     store,
     hub,
     plugin,
     data,
     origin: 'api',
     owner: deps.owner ?? null,
-    requester: null,
+    requester,
     outputCapBytes: config.outputCapBytes,
     onStoreError: (error) => app.log.warn({ err: error }, 'store unavailable, retrying'),
   });
@@ -134,7 +137,7 @@ export function pluginRoutes(app: FastifyInstance, deps: ServerDeps & { supervis
     '/plugin',
     {
       schema: {
-        summary: 'Register a plugin (runs "LOCATION schema")',
+        summary: 'Register a plugin (runs "LOCATION schema"; admins)',
         tags: ['plugins'],
         body: {
           type: 'object',
@@ -142,10 +145,11 @@ export function pluginRoutes(app: FastifyInstance, deps: ServerDeps & { supervis
           additionalProperties: false,
           properties: { name: { type: 'string', minLength: 1 }, location: { type: 'string', minLength: 1 } },
         },
-        response: { 201: pluginDocumentSchema, ...errorResponses(400, 409) },
+        response: { 201: pluginDocumentSchema, ...errorResponses(400, 403, 409) },
       },
     },
     async (request, reply) => {
+      requireAdmin(callerOf(request), 'only admins register plugins');
       const body = request.body as { name: string; location: string };
       const row = await registerPlugin(store, { ...body, source: 'api' });
       return reply.status(201).send(pluginDocument(row));
@@ -156,13 +160,14 @@ export function pluginRoutes(app: FastifyInstance, deps: ServerDeps & { supervis
     '/plugin/:name',
     {
       schema: {
-        summary: 'Unregister a plugin',
+        summary: 'Unregister a plugin (admins)',
         tags: ['plugins'],
         params: nameParams,
-        response: { 204: { type: 'null' }, ...errorResponses(400, 404) },
+        response: { 204: { type: 'null' }, ...errorResponses(400, 403, 404) },
       },
     },
     async (request, reply) => {
+      requireAdmin(callerOf(request), 'only admins unregister plugins');
       await unregisterPlugin(store, (request.params as { name: string }).name);
       return reply.status(204).send();
     },
@@ -184,8 +189,10 @@ export function pluginRoutes(app: FastifyInstance, deps: ServerDeps & { supervis
       const plugin = await loadPlugin(store, (request.params as { name: string }).name);
       const { data } = request.body as { data: unknown };
       await checkRunData(plugin, data, 'body/data');
-      const runId = await createRun(base(plugin, data));
-      const execute = (signal: AbortSignal) => executeCreatedRun({ ...base(plugin, data), runId, signal });
+      const { username } = callerOf(request);
+      const runId = await createRun(base(plugin, data, username));
+      const execute = (signal: AbortSignal) =>
+        executeCreatedRun({ ...base(plugin, data, username), runId, signal });
       if ((request.query as { async: boolean }).async) {
         supervisor.background(execute);
         return reply.status(202).send({ run_id: runId, stream: `/run/${runId}/stream` });
@@ -238,7 +245,7 @@ export function pluginRoutes(app: FastifyInstance, deps: ServerDeps & { supervis
       const { items, max_concurrent } = request.body as { items: unknown[]; max_concurrent: number };
       for (const [index, data] of items.entries()) await checkRunData(plugin, data, `body/items/${index}`);
       const limit = resolveConcurrency(max_concurrent, 'max_concurrent');
-      const { data: _data, onLine: _onLine, ...shared } = base(plugin, null);
+      const { data: _data, onLine: _onLine, ...shared } = base(plugin, null, callerOf(request).username);
       const batchRequest = { ...shared, items, limit };
       const batch = await createBatch(batchRequest);
       const runAll = (signal: AbortSignal) => runBatch({ ...batchRequest, signal }, batch);

@@ -12,9 +12,10 @@ import { editResolution, setStepState } from '../../engine/step-edits.ts';
 import { TaskhostError } from '../../errors.ts';
 import { BUILTIN_ACTIONS } from '../../plugins/builtins.ts';
 import { listPlugins } from '../../store/queries/plugins.ts';
-import { getResolution, loadSteps } from '../../store/queries/tasks.ts';
+import { loadSteps } from '../../store/queries/tasks.ts';
 import type { CheckOptions } from '../../template/validate.ts';
 import { callerOf } from '../identity.ts';
+import { requireAdmin, resolutionWithRight, taskWithRight } from '../task-access.ts';
 import type { ServerDeps } from '../services.ts';
 import { TemplateCatalog } from '../template-catalog.ts';
 import {
@@ -42,9 +43,9 @@ async function loadResolutionDocument(deps: ServerDeps, id: string): Promise<Res
  * of one of its steps. Every change is one transaction that locks the resolution row and
  * tells live task streams (src/engine/resolution-control.ts, step-edits.ts).
  *
- * µTask reserves the edits (PUT) and a forced pause to admins, and the rest to the task's
- * resolvers; without authentication every caller is the local admin (callerOf), and the
- * security issue adds those checks there.
+ * µTask reserves the edits (PUT) and a forced pause to admins, and the rest to admins and
+ * the task's resolution managers (task-rights.ts); reading one takes the right to see its
+ * task. Every right is checked before the resolution's state.
  */
 export function resolutionRoutes(app: FastifyInstance, deps: ServerDeps): void {
   const catalog = deps.templates ?? TemplateCatalog.empty();
@@ -77,7 +78,13 @@ export function resolutionRoutes(app: FastifyInstance, deps: ServerDeps): void {
             start_over: { type: 'boolean', default: false },
           },
         },
-        response: { 201: resolutionDocumentSchema, 400: errorSchema, 404: errorSchema, 409: errorSchema },
+        response: {
+          201: resolutionDocumentSchema,
+          400: errorSchema,
+          403: errorSchema,
+          404: errorSchema,
+          409: errorSchema,
+        },
       },
     },
     async (request, reply) => {
@@ -86,11 +93,20 @@ export function resolutionRoutes(app: FastifyInstance, deps: ServerDeps): void {
         resolver_inputs?: Record<string, unknown>;
         start_over: boolean;
       };
+      const caller = callerOf(request);
+      await taskWithRight(
+        deps.store,
+        catalog,
+        caller,
+        body.task_id,
+        'resolve',
+        `you are not allowed to resolve task ${body.task_id}`,
+      );
       const id = await startResolution(deps.store, {
         taskId: body.task_id,
         resolverInputs: body.resolver_inputs,
         startOver: body.start_over,
-        resolver: callerOf(request).username,
+        resolver: caller.username,
       });
       return reply.status(201).send(await loadResolutionDocument(deps, id));
     },
@@ -103,10 +119,21 @@ export function resolutionRoutes(app: FastifyInstance, deps: ServerDeps): void {
         summary: 'A resolution: its state, counters, resolver inputs, holding instance and every step',
         tags: ['resolutions'],
         params: resolutionIdParams,
-        response: { 200: resolutionDocumentSchema, 404: errorSchema },
+        response: { 200: resolutionDocumentSchema, 403: errorSchema, 404: errorSchema },
       },
     },
-    async (request) => loadResolutionDocument(deps, (request.params as { id: string }).id),
+    async (request) => {
+      const { id } = request.params as { id: string };
+      await resolutionWithRight(
+        deps.store,
+        catalog,
+        callerOf(request),
+        id,
+        'see',
+        `can't display resolution ${id}`,
+      );
+      return loadResolutionDocument(deps, id);
+    },
   );
 
   app.put(
@@ -127,11 +154,18 @@ export function resolutionRoutes(app: FastifyInstance, deps: ServerDeps): void {
             steps: { type: 'object', additionalProperties: stepEditSchema },
           },
         },
-        response: { 204: { type: 'null' }, 400: errorSchema, 404: errorSchema, 409: errorSchema },
+        response: {
+          204: { type: 'null' },
+          400: errorSchema,
+          403: errorSchema,
+          404: errorSchema,
+          409: errorSchema,
+        },
       },
     },
     async (request, reply) => {
       const { id } = request.params as { id: string };
+      requireAdmin(callerOf(request), 'only admins edit a resolution');
       const body = request.body as {
         resolver_inputs?: Record<string, unknown>;
         steps?: Record<string, StepEditBody>;
@@ -172,11 +206,25 @@ export function resolutionRoutes(app: FastifyInstance, deps: ServerDeps): void {
           'refused once done or cancelled, or while it runs',
         tags: ['resolutions'],
         params: resolutionIdParams,
-        response: { 204: { type: 'null' }, 400: errorSchema, 404: errorSchema, 409: errorSchema },
+        response: {
+          204: { type: 'null' },
+          400: errorSchema,
+          403: errorSchema,
+          404: errorSchema,
+          409: errorSchema,
+        },
       },
     },
     async (request, reply) => {
       const { id } = request.params as { id: string };
+      await resolutionWithRight(
+        deps.store,
+        catalog,
+        callerOf(request),
+        id,
+        'resolve',
+        `you are not allowed to run resolution ${id}`,
+      );
       await requestRun(deps.store, id);
       return reply.status(204).send();
     },
@@ -196,12 +244,28 @@ export function resolutionRoutes(app: FastifyInstance, deps: ServerDeps): void {
           additionalProperties: false,
           properties: { force: { type: 'boolean', default: false } },
         },
-        response: { 204: { type: 'null' }, 400: errorSchema, 404: errorSchema, 409: errorSchema },
+        response: {
+          204: { type: 'null' },
+          400: errorSchema,
+          403: errorSchema,
+          404: errorSchema,
+          409: errorSchema,
+        },
       },
     },
     async (request, reply) => {
       const { id } = request.params as { id: string };
       const { force } = request.query as { force: boolean };
+      const caller = callerOf(request);
+      await resolutionWithRight(
+        deps.store,
+        catalog,
+        caller,
+        id,
+        'resolve',
+        `you are not allowed to pause resolution ${id}`,
+      );
+      if (force) requireAdmin(caller, 'only admins force a pause');
       await pauseResolution(deps.store, id, { force, by: callerOf(request).username });
       return reply.status(204).send();
     },
@@ -215,12 +279,21 @@ export function resolutionRoutes(app: FastifyInstance, deps: ServerDeps): void {
           "Give a BLOCKED_MAXRETRIES resolution its template's retry_max runs more, due now (any other state: 409)",
         tags: ['resolutions'],
         params: resolutionIdParams,
-        response: { 204: { type: 'null' }, 404: errorSchema, 409: errorSchema },
+        response: { 204: { type: 'null' }, 403: errorSchema, 404: errorSchema, 409: errorSchema },
       },
     },
     async (request, reply) => {
       const { id } = request.params as { id: string };
-      await extendResolution(deps.store, id, { by: callerOf(request).username });
+      const caller = callerOf(request);
+      await resolutionWithRight(
+        deps.store,
+        catalog,
+        caller,
+        id,
+        'resolve',
+        `you are not allowed to extend resolution ${id}`,
+      );
+      await extendResolution(deps.store, id, { by: caller.username });
       return reply.status(204).send();
     },
   );
@@ -232,13 +305,19 @@ export function resolutionRoutes(app: FastifyInstance, deps: ServerDeps): void {
         summary: 'Cancel a resolution and its task (refused while it runs, or once it is done or cancelled)',
         tags: ['resolutions'],
         params: resolutionIdParams,
-        response: { 204: { type: 'null' }, 404: errorSchema, 409: errorSchema },
+        response: { 204: { type: 'null' }, 403: errorSchema, 404: errorSchema, 409: errorSchema },
       },
     },
     async (request, reply) => {
       const { id } = request.params as { id: string };
-      const resolution = await getResolution(deps.store, id);
-      if (!resolution) throw new TaskhostError('TH_TASK_NOT_FOUND', `no resolution ${id}`);
+      const resolution = await resolutionWithRight(
+        deps.store,
+        catalog,
+        callerOf(request),
+        id,
+        'resolve',
+        `you are not allowed to cancel resolution ${id}`,
+      );
       await cancelTask(deps.store, resolution.task_id);
       return reply.status(204).send();
     },
@@ -251,13 +330,19 @@ export function resolutionRoutes(app: FastifyInstance, deps: ServerDeps): void {
         summary: 'A step of a resolution: its definition (as a template file writes it) and its state',
         tags: ['resolutions'],
         params: stepParams,
-        response: { 200: stepDocumentSchema, 404: errorSchema },
+        response: { 200: stepDocumentSchema, 403: errorSchema, 404: errorSchema },
       },
     },
     async (request) => {
       const { id, stepName } = request.params as { id: string; stepName: string };
-      const row = await getResolution(deps.store, id);
-      if (!row) throw new TaskhostError('TH_TASK_NOT_FOUND', `no resolution ${id}`);
+      const row = await resolutionWithRight(
+        deps.store,
+        catalog,
+        callerOf(request),
+        id,
+        'see',
+        `can't display resolution ${id}`,
+      );
       const step = (await loadSteps(deps.store, id)).find((candidate) => candidate.name === stepName);
       if (!step) throw new TaskhostError('TH_TASK_NOT_FOUND', `no step ${stepName} in resolution ${id}`);
       return stepDocument(step, definitionOf(step, snapshotOfRow(row).template.steps));
@@ -274,11 +359,18 @@ export function resolutionRoutes(app: FastifyInstance, deps: ServerDeps): void {
         tags: ['resolutions'],
         params: stepParams,
         body: stepEditSchema,
-        response: { 204: { type: 'null' }, 400: errorSchema, 404: errorSchema, 409: errorSchema },
+        response: {
+          204: { type: 'null' },
+          400: errorSchema,
+          403: errorSchema,
+          404: errorSchema,
+          409: errorSchema,
+        },
       },
     },
     async (request, reply) => {
       const { id, stepName } = request.params as { id: string; stepName: string };
+      requireAdmin(callerOf(request), 'only admins edit steps');
       await editResolution(
         deps.store,
         id,
@@ -310,12 +402,19 @@ export function resolutionRoutes(app: FastifyInstance, deps: ServerDeps): void {
           additionalProperties: false,
           properties: { state: stepState },
         },
-        response: { 204: { type: 'null' }, 400: errorSchema, 404: errorSchema, 409: errorSchema },
+        response: {
+          204: { type: 'null' },
+          400: errorSchema,
+          403: errorSchema,
+          404: errorSchema,
+          409: errorSchema,
+        },
       },
     },
     async (request, reply) => {
       const { id, stepName } = request.params as { id: string; stepName: string };
       const { state } = request.body as { state: string };
+      requireAdmin(callerOf(request), 'only admins set the state of a step');
       await setStepState(deps.store, id, stepName, state, {
         by: callerOf(request).username,
         checks: await stepChecks(),

@@ -4,7 +4,10 @@ import { runDocument } from '../../runs/document.ts';
 import { getRun, type RunRow } from '../../store/queries/runs.ts';
 import { errorResponses } from '../error-schema.ts';
 import { formatQuery, sendList, type ListFormat } from '../format.ts';
+import { callerOf } from '../identity.ts';
 import type { ServerDeps } from '../services.ts';
+import { runWithRight } from '../task-access.ts';
+import { TemplateCatalog } from '../template-catalog.ts';
 
 const nullableString = { type: 'string', nullable: true } as const;
 const nullableTimestamp = { type: 'string', format: 'date-time', nullable: true } as const;
@@ -70,11 +73,12 @@ export async function loadRunDocument(deps: ServerDeps, id: string): Promise<Ret
 }
 
 export function runRoutes(app: FastifyInstance, deps: ServerDeps): void {
+  const catalog = deps.templates ?? TemplateCatalog.empty();
   app.get(
     '/run',
     {
       schema: {
-        summary: 'List runs, newest first',
+        summary: 'List runs, newest first (an admin sees every run, a user the plugin runs they started)',
         tags: ['runs'],
         querystring: {
           type: 'object',
@@ -105,6 +109,8 @@ export function runRoutes(app: FastifyInstance, deps: ServerDeps): void {
         values.push(value);
         conditions.push(sql.replace('?', `$${values.length}`));
       };
+      const caller = callerOf(request);
+      if (!caller.admin) where('requester = ?', caller.username);
       if (query.plugin) where('plugin_name = ?', query.plugin);
       if (query.state) where('state = ?', query.state);
       if (query.batch) where('batch_id = ?', query.batch);
@@ -134,9 +140,13 @@ export function runRoutes(app: FastifyInstance, deps: ServerDeps): void {
         summary: 'A run: state, result, timings, and the instance that ran it',
         tags: ['runs'],
         params: runIdParams,
-        response: { 200: runDocumentSchema, ...errorResponses(400, 404) },
+        response: { 200: runDocumentSchema, ...errorResponses(400, 403, 404) },
       },
     },
-    async (request) => loadRunDocument(deps, (request.params as { id: string }).id),
+    async (request) => {
+      const { id } = request.params as { id: string };
+      await runWithRight(deps.store, catalog, callerOf(request), id);
+      return loadRunDocument(deps, id);
+    },
   );
 }

@@ -2,7 +2,10 @@ import type { FastifyInstance } from 'fastify';
 import type { WebSocket } from 'ws';
 import { isFinalRunState } from '../../protocol/states.ts';
 import type { StreamEvent } from '../../store/queries/events.ts';
+import { callerOf } from '../identity.ts';
 import type { ServerDeps } from '../services.ts';
+import { runWithRight } from '../task-access.ts';
+import { TemplateCatalog } from '../template-catalog.ts';
 import { checkStreamRequest, serveStream, sinceQuery, type StreamSource } from '../stream-socket.ts';
 import { loadRunDocument, runIdParams } from './runs.ts';
 
@@ -38,10 +41,11 @@ function runSource(deps: ServerDeps, id: string): StreamSource {
 }
 
 /**
- * `GET /run/:id/stream`: a `snapshot` (the run document), then every event after `since`
+ * `GET /run/:id/stream` (the right of `GET /run/:id`): a `snapshot` (the run document), then every event after `since`
  * in order, live, and a normal close after the final one (see stream-socket.ts).
  */
 export function streamRoutes(app: FastifyInstance, deps: ServerDeps): void {
+  const catalog = deps.templates ?? TemplateCatalog.empty();
   app.get(
     '/run/:id/stream',
     {
@@ -55,6 +59,8 @@ export function streamRoutes(app: FastifyInstance, deps: ServerDeps): void {
       preHandler: async (request) => {
         const { id } = request.params as { id: string };
         const { since } = request.query as { since: number };
+        // The right of GET /run/:id, checked before the upgrade (a refusal is a plain 403).
+        await runWithRight(deps.store, catalog, callerOf(request), id);
         await checkStreamRequest(runSource(deps, id), since, 'run');
       },
     },

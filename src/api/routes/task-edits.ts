@@ -7,6 +7,7 @@ import {
   isResolutionManager,
   isTemplateOwner,
   requireRight,
+  resolverOf,
   templateOf,
 } from '../task-rights.ts';
 import { TemplateCatalog } from '../template-catalog.ts';
@@ -96,7 +97,7 @@ export function taskEditRoutes(app: FastifyInstance, deps: ServerDeps): void {
           requireRight(
             caller.admin ||
               isRequester(caller, task) ||
-              isResolutionManager(caller, task, templateOf(catalog, task), resolution.resolver_username),
+              isResolutionManager(caller, task, templateOf(catalog, task), resolverOf(task, resolution)),
             `can't set task ${id} to WONTFIX`,
           ),
       });

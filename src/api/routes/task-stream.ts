@@ -4,7 +4,10 @@ import { TaskState } from '../../engine/states.ts';
 import { TaskhostError } from '../../errors.ts';
 import type { StreamEvent } from '../../store/queries/events.ts';
 import { taskLastSeq } from '../../store/queries/task-list.ts';
+import { callerOf } from '../identity.ts';
 import type { ServerDeps } from '../services.ts';
+import { taskWithRight } from '../task-access.ts';
+import { TemplateCatalog } from '../template-catalog.ts';
 import { checkStreamRequest, serveStream, sinceQuery, type StreamSource } from '../stream-socket.ts';
 import { loadTaskDocument, taskIdParams } from './tasks.ts';
 
@@ -51,12 +54,13 @@ function taskSource(deps: ServerDeps, id: string): StreamSource {
 }
 
 /**
- * `GET /task/:id/stream`: a `snapshot` (the SPEC 7 task document), then the task's events
+ * `GET /task/:id/stream` (the right of `GET /task/:id`): a `snapshot` (the SPEC 7 task document), then the task's events
  * (its steps, its steps' runs' lines, its own states) in their one per-task seq order, live
  * from whichever instance runs them, and a normal close after the final task event. Resume
  * with `?since=`; a subscriber that falls behind is closed 4008 (see stream-socket.ts).
  */
 export function taskStreamRoutes(app: FastifyInstance, deps: ServerDeps): void {
+  const catalog = deps.templates ?? TemplateCatalog.empty();
   app.get(
     '/task/:id/stream',
     {
@@ -70,6 +74,8 @@ export function taskStreamRoutes(app: FastifyInstance, deps: ServerDeps): void {
       preHandler: async (request) => {
         const { id } = request.params as { id: string };
         const { since } = request.query as { since: number };
+        // The right of GET /task/:id, checked before the upgrade (a refusal is a plain 403).
+        await taskWithRight(deps.store, catalog, callerOf(request), id, 'see', `can't display task ${id}`);
         await checkStreamRequest(taskSource(deps, id), since, 'task');
       },
     },

@@ -13,6 +13,7 @@ import type { ServerDeps } from '../services.ts';
 import { errorResponses } from '../error-schema.ts';
 import { checkComment, checkTags, commentText, names, tagsSchema } from '../task-fields.ts';
 import { audienceOf, isTemplateOwner, requireRight, type ListType } from '../task-rights.ts';
+import { taskWithRight } from '../task-access.ts';
 import { TemplateCatalog } from '../template-catalog.ts';
 
 export const taskIdParams = {
@@ -299,10 +300,14 @@ export function taskRoutes(app: FastifyInstance, deps: ServerDeps): void {
         summary: 'A task: the SPEC 7 document, its steps included',
         tags: ['tasks'],
         params: taskIdParams,
-        response: { 200: taskDocumentSchema, ...errorResponses(400, 404) },
+        response: { 200: taskDocumentSchema, ...errorResponses(400, 403, 404) },
       },
     },
-    async (request) => loadTaskDocument(deps.store, (request.params as { id: string }).id),
+    async (request) => {
+      const { id } = request.params as { id: string };
+      await taskWithRight(deps.store, catalog, callerOf(request), id, 'see', `can't display task ${id}`);
+      return loadTaskDocument(deps.store, id);
+    },
   );
 }
 

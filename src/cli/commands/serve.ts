@@ -15,7 +15,7 @@ export interface ServeFlags extends StoreFlags {
   shutdownTimeout: string;
 }
 
-/** Loopback addresses only, until authentication exists (SPEC section 8). */
+/** A loopback address: the only binds allowed without authentication (SPEC section 8). */
 export function isLoopback(host: string): boolean {
   return host === 'localhost' || host === '::1' || /^127\.\d{1,3}\.\d{1,3}\.\d{1,3}$/.test(host);
 }
@@ -26,6 +26,19 @@ function positiveInteger(value: string, flag: string, max = Number.MAX_SAFE_INTE
     throw new TaskhostError('TH_CLI_USAGE', `${flag} must be a whole number up to ${max}`);
   }
   return n;
+}
+
+/** How callers are identified, for the start banner. */
+function describeAuth(
+  modes: { basic: boolean; trustedHeader: boolean },
+  security: { usersFile: string | null; trustedHeader: string | null; admins: readonly string[] },
+): string {
+  const ways = [
+    ...(modes.basic ? [`basic (${security.usersFile})`] : []),
+    ...(modes.trustedHeader ? [`header ${security.trustedHeader} from trusted proxies`] : []),
+  ];
+  if (ways.length === 0) return 'off: every caller is the local user, an admin';
+  return `${ways.join(', ')}; admins: ${security.admins.join(', ') || 'none'}`;
 }
 
 export async function serve(flags: ServeFlags, command: Command): Promise<number> {
@@ -41,11 +54,28 @@ export async function serve(flags: ServeFlags, command: Command): Promise<number
       `heartbeat_interval (${settings.heartbeatIntervalMs} ms) must be above zero and below instance_death_timeout (${settings.instanceDeathTimeoutMs} ms), or live instances would be taken for dead`,
     );
   }
-  if (!isLoopback(flags.host)) {
+  const { authModesOf, isAuthOn, DEFAULT_SECURITY } = await import('../../api/auth/security.ts');
+  const security = {
+    ...DEFAULT_SECURITY,
+    admins: settings.admins,
+    usersFile: settings.auth.usersFile,
+    trustedHeader: settings.auth.trustedHeader,
+    trustedGroupsHeader: settings.auth.trustedGroupsHeader,
+    trustedProxies: settings.auth.trustedProxies,
+    allowedHosts: settings.allowedHosts,
+  };
+  // Decided once: a users file created while serving takes effect at the next start.
+  const authModes = authModesOf(security);
+  if (!isAuthOn(authModes) && !isLoopback(flags.host)) {
     throw new TaskhostError(
       'TH_CONFIG_INVALID',
-      `refusing to listen on ${flags.host}: no authentication is configured, so taskhost binds loopback addresses only (127.0.0.1, ::1)`,
+      `refusing to listen on ${flags.host}: no authentication is configured, so taskhost binds loopback addresses only (127.0.0.1, ::1); add a user (taskhost user add NAME) or set auth.trusted_header`,
     );
+  }
+  if (isAuthOn(authModes)) {
+    // The proxy ranges are checked now, not at the first request.
+    const { trustedPeers } = await import('../../api/auth/authenticate.ts');
+    trustedPeers(security.trustedProxies);
   }
   const { buildServer } = await import('../../api/build-server.ts');
   const { DEFAULT_SERVER_CONFIG } = await import('../../api/services.ts');
@@ -85,6 +115,8 @@ export async function serve(flags: ServeFlags, command: Command): Promise<number
       supervisor,
       metrics,
       templates: catalog,
+      security,
+      authModes,
       config: {
         ...DEFAULT_SERVER_CONFIG,
         outputCapBytes,
@@ -152,6 +184,7 @@ export async function serve(flags: ServeFlags, command: Command): Promise<number
       `taskhost listening on http://${flags.host.includes(':') ? `[${flags.host}]` : flags.host}:${actualPort}\n` +
         (settings.file ? `  settings: ${settings.file}\n` : '') +
         `  store: ${describeStore(storeOptions(flags))}\n` +
+        `  auth: ${describeAuth(authModes, security)}\n` +
         `  plugins from ${path.relative(process.cwd(), tasksDir) || '.'}: ${names}\n` +
         `  templates from ${flags.templates}: ${templateNames}\n` +
         (settings.maintenanceMode ? '  maintenance mode: changes refused (503), no work claimed\n' : '') +

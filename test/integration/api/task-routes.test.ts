@@ -714,18 +714,19 @@ test('the OpenAPI document lists the task, comment and batch routes with their s
     >;
   }>('GET', '/unsecured/spec.json');
   assert.equal(status, 200);
+  // 401: every route but /unsecured/* answers it once auth is on.
   const routes: [string, string, string[]][] = [
-    ['/task', 'post', ['201', '400', '403', '404', '413']],
-    ['/task', 'get', ['200', '400', '404']],
-    ['/task/{id}', 'put', ['200', '400', '403', '404', '409', '413']],
-    ['/task/{id}', 'delete', ['204', '400', '403', '404', '409']],
-    ['/task/{id}/wontfix', 'post', ['204', '400', '403', '404', '409']],
-    ['/task/{id}/comment', 'post', ['201', '400', '403', '404', '413']],
-    ['/task/{id}/comment', 'get', ['200', '400', '403', '404']],
-    ['/task/{id}/comment/{commentid}', 'get', ['200', '400', '403', '404']],
-    ['/task/{id}/comment/{commentid}', 'put', ['200', '400', '403', '404', '413']],
-    ['/task/{id}/comment/{commentid}', 'delete', ['204', '400', '403', '404']],
-    ['/batch', 'post', ['201', '400', '404', '413']],
+    ['/task', 'post', ['201', '400', '401', '403', '404', '413']],
+    ['/task', 'get', ['200', '400', '401', '404']],
+    ['/task/{id}', 'put', ['200', '400', '401', '403', '404', '409', '413']],
+    ['/task/{id}', 'delete', ['204', '400', '401', '403', '404', '409']],
+    ['/task/{id}/wontfix', 'post', ['204', '400', '401', '403', '404', '409']],
+    ['/task/{id}/comment', 'post', ['201', '400', '401', '403', '404', '413']],
+    ['/task/{id}/comment', 'get', ['200', '400', '401', '403', '404']],
+    ['/task/{id}/comment/{commentid}', 'get', ['200', '400', '401', '403', '404']],
+    ['/task/{id}/comment/{commentid}', 'put', ['200', '400', '401', '403', '404', '413']],
+    ['/task/{id}/comment/{commentid}', 'delete', ['204', '400', '401', '403', '404']],
+    ['/batch', 'post', ['201', '400', '401', '404', '413']],
   ];
   for (const [route, method, statuses] of routes) {
     const operation = body.paths[route]?.[method];

@@ -6,11 +6,14 @@ import { after, test } from 'node:test';
 import type { Caller } from '../../../src/api/identity.ts';
 import {
   audienceOf,
+  canResolve,
+  canSeeTask,
   isRequester,
   isResolutionManager,
   isTemplateOwner,
   isWatcher,
   requireRight,
+  resolverOf,
   type TaskParties,
 } from '../../../src/api/task-rights.ts';
 import { loadTemplateCatalog } from '../../../src/api/template-catalog.ts';
@@ -52,6 +55,55 @@ test("resolution managers: the template's owners, the task's resolvers (name or 
   assert.equal(isResolutionManager(user('res'), task, undefined, 'res'), true);
   assert.equal(isResolutionManager(user('ann'), task, owners, null), false, 'requesting is not resolving');
   assert.equal(isResolutionManager(user('wes', ['audit']), task, owners, 'res'), false);
+});
+
+test("resolverOf: the requester written as a fresh resolution's resolver makes nobody a resolver; whoever started it does", () => {
+  assert.equal(
+    resolverOf(task, { resolver_username: 'ann' }),
+    null,
+    'the placeholder of an unstarted resolution',
+  );
+  assert.equal(resolverOf(task, { resolver_username: 'res' }), 'res');
+  assert.equal(resolverOf(task, null), null);
+  assert.equal(
+    isResolutionManager(user('ann'), task, owners, resolverOf(task, { resolver_username: 'ann' })),
+    false,
+  );
+});
+
+test('allow_all_resolver_usernames makes the requester a resolution manager, nobody else', () => {
+  const open = { ...owners, allow_all_resolver_usernames: true };
+  assert.equal(isResolutionManager(user('ann'), task, open, null), true);
+  assert.equal(isResolutionManager(user('wes'), task, open, null), false);
+  assert.equal(isResolutionManager(user('ann'), task, owners, null), false);
+});
+
+test("canSeeTask (µTask's GetTask) and canResolve (its resolution handlers), by caller", () => {
+  const table = Object.fromEntries(
+    [
+      admin,
+      user('ann'),
+      user('wes'),
+      user('zed', ['audit']),
+      user('rita'),
+      user('zed', ['ops']),
+      user('carol'),
+      user('sam'),
+    ].map((caller) => [
+      `${caller.username}${caller.groups.length ? `@${caller.groups.join(',')}` : ''}`,
+      [canSeeTask(caller, task, owners, null), canResolve(caller, task, owners, null)],
+    ]),
+  );
+  assert.deepEqual(table, {
+    root: [true, true],
+    ann: [true, false],
+    wes: [true, false],
+    'zed@audit': [true, false],
+    rita: [true, true],
+    'zed@ops': [true, true],
+    carol: [true, true],
+    sam: [false, false],
+  });
 });
 
 test('requireRight refuses with TH_AUTH_FORBIDDEN (403)', () => {
