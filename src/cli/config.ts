@@ -3,6 +3,7 @@ import path from 'node:path';
 import type { Command } from 'commander';
 import { TaskhostError } from '../errors.ts';
 import { SCHEMAS_DIR } from '../paths.ts';
+import { secretTexts } from '../engine/secrets.ts';
 
 /**
  * taskhost.yaml (SPEC section 8): read once, before a command that holds settings runs
@@ -86,6 +87,8 @@ export interface Settings {
   config: Record<string, ConfigItem>;
   /** The same as the engine takes it (engine option `config`): name → value. */
   configValues: Record<string, unknown>;
+  /** The texts of the items marked `secret` (engine option `secrets`: concealed as `***`). */
+  secrets: string[];
   /** µTask's resource_limits (engine option `resourceLimits`): resource → executions at once. */
   resourceLimits: Record<string, number>;
   /** Tasks an instance runs at once; 0 stops processing, Infinity for the file's -1. */
@@ -233,6 +236,7 @@ export async function settingsOf(command: Command): Promise<Settings> {
     encryption: { keysFile: process.env.TASKHOST_KEYS_FILE?.trim() || values.encryption.keys_file },
     config: values.config,
     configValues: Object.fromEntries(Object.entries(values.config).map(([name, item]) => [name, item.value])),
+    secrets: Object.values(values.config).flatMap((item) => (item.secret ? secretTexts(item.value) : [])),
     resourceLimits: values.resource_limits,
     maxConcurrentExecutions:
       values.max_concurrent_executions === -1 ? Number.POSITIVE_INFINITY : values.max_concurrent_executions,

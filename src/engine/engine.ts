@@ -1,3 +1,4 @@
+import { maskerOf } from './secrets.ts';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { loadPlugin } from '../plugins/registry.ts';
 import type { Instance } from '../runs/instance.ts';
@@ -26,6 +27,8 @@ export interface EngineOptions {
   /** Where the `script` action finds its files. */
   scriptsDir: string;
   config?: Record<string, unknown>;
+  /** Values of `config` items marked `secret`: concealed as `***` in what steps leave (secrets.ts). */
+  secrets?: readonly string[];
   /** µTask's resource_limits: resource name → executions at once. */
   resourceLimits?: Record<string, number>;
   signal?: AbortSignal;
@@ -69,6 +72,7 @@ export function engineServices(options: EngineOptions): EngineServices {
     resolveAction,
     resources: new ResourceLimiter(options.resourceLimits),
     config: options.config ?? {},
+    mask: maskerOf(options.secrets ?? []),
     signal: options.signal,
     onStepState: options.onStepState,
     onStepRun: options.onStepRun,

@@ -1,3 +1,4 @@
+import { NO_MASK, type Masker } from './secrets.ts';
 import { isRecord } from '../template/data.ts';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { checkAgainst } from '../schema/json-schema.ts';
@@ -175,6 +176,19 @@ const ERROR_STATES = {
 function messageOf(error: unknown): string {
   if (isRenderError(error) || error instanceof Error) return error.message;
   return String(error);
+}
+
+/** What a step left, its secrets concealed (secrets.ts). */
+export function maskExecuted(executed: Executed, mask: Masker): Executed {
+  if (mask === NO_MASK) return executed;
+  const { runDetails } = executed;
+  return {
+    ...executed,
+    output: mask(executed.output),
+    metadata: mask(executed.metadata),
+    error: mask(executed.error),
+    runDetails: runDetails && { ...runDetails, result: mask(runDetails.result) },
+  };
 }
 
 /** Runs the step once; `step` is the engine's copy, not changed. */

@@ -23,7 +23,7 @@ import type { Step } from '../template/types.ts';
 import { isTaskhostError, TaskhostError } from '../errors.ts';
 import type { ActionRunner } from './actions/types.ts';
 import { wakeParent } from './child-tasks.ts';
-import { executeStep, type Executed, type StepEnvironment } from './execute-step.ts';
+import { executeStep, maskExecuted, type Executed, type StepEnvironment } from './execute-step.ts';
 import { availableSteps, buildTree, pruneSteps, type StepTree, type Steps } from './graph-state.ts';
 import { newStepRow, rowOf, type LiveStep } from './live-step.ts';
 import type { ResourceLimiter } from './resources.ts';
@@ -31,6 +31,7 @@ import { resolutionRetryDelayMs } from './retry.ts';
 import { libraryOf, type TemplateSnapshot } from './snapshot.ts';
 import { afterRun, preRun, type StateSetter } from './step-conditions.ts';
 import { isFinal, isRetriable, ResolutionState, StepState, TaskState } from './states.ts';
+import { NO_MASK, type Masker } from './secrets.ts';
 import { TaskLog } from './task-log.ts';
 import { ResolutionValues } from './values.ts';
 
@@ -54,6 +55,8 @@ export interface EngineServices {
   resources: ResourceLimiter;
   /** The `config` root of templates. */
   config: Record<string, unknown>;
+  /** Conceals the secret `config` values in what steps leave (outputs, metadata, errors, lines, the result). */
+  mask?: Masker;
   /** Aborted to stop: running steps are told, no new step starts. */
   signal?: AbortSignal;
   /** Told of every step state change once committed (live progress). */
@@ -100,6 +103,7 @@ class Resolution {
   private readonly abort = new AbortController();
 
   private readonly services: EngineServices;
+  private readonly mask: Masker;
   private readonly row: ResolutionRow;
   private readonly task: TaskRow;
   private readonly snapshot: TemplateSnapshot;
@@ -112,6 +116,7 @@ class Resolution {
     rows: readonly StepRow[],
   ) {
     this.services = services;
+    this.mask = services.mask ?? NO_MASK;
     this.row = row;
     this.task = task;
     this.snapshot = snapshot;
@@ -174,7 +179,7 @@ class Resolution {
         attempt: step.executions,
         runId: step.runId,
         signal: this.abort.signal,
-        log: (stream, line) => this.log.line(step.name, stream, line),
+        log: (stream, line) => this.log.line(step.name, stream, this.mask(line)),
         recordProcess: (pid, start) => {
           if (step.runId) this.log.recordProcess({ id: step.runId, pgid: pid, pgid_start: start });
         },
@@ -415,7 +420,9 @@ class Resolution {
       }
     }
     for (const step of noop) this.launch(step, async () => this.unchanged(step));
-    for (const step of starting) this.launch(step, () => executeStep({ ...step }, this.env));
+    for (const step of starting) {
+      this.launch(step, async () => maskExecuted(await executeStep({ ...step }, this.env), this.mask));
+    }
     if (preModified.size > 0 || newChildren.length > 0) await this.runAvailable(preModified, newChildren);
   }
 
@@ -636,12 +643,14 @@ class Resolution {
     const format = this.snapshot.template.result_format;
     if (!format) return {};
     try {
-      return await renderValue(format, this.values.context(), {
-        evalCache: this.env.evalCache,
-        path: 'result_format',
-      });
+      return this.mask(
+        await renderValue(format, this.values.context(), {
+          evalCache: this.env.evalCache,
+          path: 'result_format',
+        }),
+      );
     } catch (error) {
-      return { error: (error as Error).message };
+      return { error: this.mask((error as Error).message) };
     }
   }
 

@@ -201,6 +201,7 @@ export async function runTemplate(
       findTemplate,
       runChildren: true,
       config: settings.configValues,
+      secrets: settings.secrets,
       resourceLimits: settings.resourceLimits,
     });
     const outcome = await engine.resolveUntilSettled(services, resolutionId, {

@@ -137,6 +137,7 @@ export async function serve(flags: ServeFlags, command: Command): Promise<number
         owner,
         scriptsDir: path.resolve(flags.scripts),
         config: settings.configValues,
+        secrets: settings.secrets,
         resourceLimits: settings.resourceLimits,
         signal: engineStop.signal,
         findTemplate: async (name) => catalog.find(name),
