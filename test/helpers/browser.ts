@@ -110,5 +110,7 @@ export async function startUiServer(
     server.child.kill('SIGTERM');
     await server.child;
   });
+  // A template with an error is not served, and says why on stderr (before "listening").
+  assert.doesNotMatch(server.stderr(), /not served|skipped/);
   return { ...server, dir };
 }

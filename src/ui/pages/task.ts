@@ -326,9 +326,13 @@ export function TaskPage(props: { id: string; route: Route; me: Caller | null })
     <p class="crumbs"><a href="tasks">Tasks</a> ›</p>
     <h1>${task.title || `Task ${id}`} <${StateBadge} state=${task.state} /></h1>
     <p class="muted">
-      <code>${task.id}</code> · from
-      <a href=${`templates/${segment(task.template_name)}`}>${task.template_name}</a> · requested by
-      ${task.requester} · <${Time} value=${task.created} />
+      ${[
+        html`<code>${task.id}</code>`,
+        ' · from ',
+        html`<a href=${`templates/${segment(task.template_name)}`}>${task.template_name}</a>`,
+        ` · requested by ${task.requester} · `,
+        html`<${Time} value=${task.created} />`,
+      ]}
     </p>
     <p class="stream-status" role="status" data-status=${status}>
       ${{ connecting: 'Connecting…', live: 'Live', reconnecting: 'Connection lost: resuming…', ended: 'Not changing any more (reload to follow a new run)', failed: 'Not following: the connection failed' }[status]}
