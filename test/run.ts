@@ -62,7 +62,15 @@ try {
 
   const child = spawn(
     process.execPath,
-    ['--import', 'tsx', '--test', '--test-concurrency=2', '--test-timeout=120000', ...files],
+    [
+      '--import',
+      'tsx',
+      '--test',
+      '--test-concurrency=2',
+      // A hang guard per test file; the browser tests (test/e2e/run.ts) ask for more.
+      `--test-timeout=${process.env.TASKHOST_TEST_TIMEOUT_MS ?? 120000}`,
+      ...files,
+    ],
     {
       stdio: 'inherit',
       env: {

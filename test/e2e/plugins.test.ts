@@ -3,7 +3,14 @@ import fs from 'node:fs';
 import path from 'node:path';
 import { test } from 'node:test';
 import type { Page } from 'playwright-core';
-import { assertNoProblems, launchBrowser, openPage, screenshot, startUiServer } from '../helpers/browser.ts';
+import {
+  assertNoProblems,
+  launchBrowser,
+  waitForPath,
+  openPage,
+  screenshot,
+  startUiServer,
+} from '../helpers/browser.ts';
 
 /**
  * The plugin pages in a browser: the catalogue, a run form generated from a plugin's inputs
@@ -61,7 +68,7 @@ test('a run form generated from the inputs schema: checked before sending, then 
   const { page } = tested;
   await page.goto(`${server.url}/ui/plugins`);
   await page.getByRole('link', { name: 'Form fixture' }).click();
-  await page.waitForSelector('.json-form [data-schemapath]');
+  await page.waitForSelector('.json-form .je-ready');
   assert.equal(new URL(page.url()).pathname, '/ui/plugins/ui-form');
 
   // Labels from titles, help from descriptions, an enum as a select, a boolean as a checkbox,
@@ -95,7 +102,7 @@ test('a run form generated from the inputs schema: checked before sending, then 
   await message.fill('world');
   await page.getByLabel('Gate file').fill(gate);
   await page.getByRole('button', { name: 'Run ui-form' }).click();
-  await page.waitForURL(/\/ui\/runs\/[0-9a-f-]{36}$/);
+  await waitForPath(page, /\/ui\/runs\/[0-9a-f-]{36}$/);
   const line = page.locator('.log-lines li', { hasText: 'hello world' });
   await line.waitFor();
   // The plugin is still waiting for its gate: the line arrived live, ANSI green rendered.
@@ -158,7 +165,7 @@ test('a dangerous plugin asks before it runs; nothing runs until the answer is y
   const tested = await openPage(browser, t);
   const { page } = tested;
   await page.goto(`${server.url}/ui/plugins/rich-metadata`);
-  await page.waitForSelector('.json-form [data-schemapath]');
+  await page.waitForSelector('.json-form .je-ready');
   assert.match(await page.locator('.warning').innerText(), /Dangerous: deletes nothing/);
   await page.getByLabel('x', { exact: true }).fill('value');
   await page.getByRole('button', { name: 'Run rich-metadata' }).click();
@@ -169,7 +176,7 @@ test('a dangerous plugin asks before it runs; nothing runs until the answer is y
   await page.getByRole('button', { name: 'Cancel' }).click();
   await page.getByRole('button', { name: 'Run rich-metadata' }).click();
   await page.getByRole('button', { name: 'Yes, run rich-metadata' }).click();
-  await page.waitForURL(/\/ui\/runs\//);
+  await waitForPath(page, /\/ui\/runs\//);
   assert.match(await waitForOutcome(page), /State\s+✔ DONE/);
   assert.equal(await runCount(server.url), 1);
   assertNoProblems(tested);
@@ -207,14 +214,14 @@ test('a plugin runs by keyboard alone: every field reached with Tab, focus visib
   await tabTo((element) => element.tag === 'A' && element.text.includes('Form fixture'));
   assert.equal(await outlined(), true, 'the focused link shows its focus');
   await page.keyboard.press('Enter');
-  await page.waitForSelector('.json-form [data-schemapath]');
+  await page.waitForSelector('.json-form .je-ready');
   await tabTo((element) => element.label === 'Message');
   assert.equal(await outlined(), true, 'the focused field shows its focus');
   await page.keyboard.type('keys');
   await tabTo((element) => element.label === 'Gate file');
   await page.keyboard.type(gate);
   await page.keyboard.press('Enter');
-  await page.waitForURL(/\/ui\/runs\//);
+  await waitForPath(page, /\/ui\/runs\//);
   await page.locator('.log-lines li', { hasText: 'hello keys' }).waitFor();
   assert.match(await waitForOutcome(page), /State\s+✔ DONE/);
   assertNoProblems(tested);

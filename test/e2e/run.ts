@@ -46,6 +46,7 @@ const files =
 
 const child = spawn(process.execPath, ['--import', 'tsx', path.join(here, '..', 'run.ts'), ...files], {
   stdio: 'inherit',
-  env: { ...process.env, TASKHOST_CHROMIUM: chromium },
+  // A file of browser tests starts a server and a browser page per test: a longer hang guard.
+  env: { ...process.env, TASKHOST_CHROMIUM: chromium, TASKHOST_TEST_TIMEOUT_MS: '600000' },
 });
 child.on('exit', (code, signal) => process.exit(signal ? 1 : (code ?? 1)));

@@ -3,7 +3,14 @@ import fs from 'node:fs';
 import path from 'node:path';
 import { test } from 'node:test';
 import type { Page } from 'playwright-core';
-import { assertNoProblems, launchBrowser, openPage, screenshot, startUiServer } from '../helpers/browser.ts';
+import {
+  assertNoProblems,
+  launchBrowser,
+  waitForPath,
+  openPage,
+  screenshot,
+  startUiServer,
+} from '../helpers/browser.ts';
 
 /**
  * The template and task pages in a browser: a template's step graph and YAML, a task created
@@ -100,7 +107,7 @@ test('a task created from the generated form: its inputs checked first, then its
   const tested = await openPage(browser, t);
   const { page } = tested;
   await page.goto(`${server.url}/ui/templates/ui-flow/new`);
-  await page.waitForSelector('.json-form [data-schemapath]');
+  await page.waitForSelector('.json-form .je-ready');
   assert.equal(await page.getByLabel('mood').evaluate((element) => element.tagName), 'SELECT');
   assert.equal(await page.getByLabel('mood').inputValue(), 'calm');
   assert.equal(await page.getByLabel('times').getAttribute('type'), 'number');
@@ -115,7 +122,7 @@ test('a task created from the generated form: its inputs checked first, then its
 
   await page.getByLabel('who').fill('ann');
   await page.getByRole('button', { name: 'Create task' }).click();
-  await page.waitForURL(/\/ui\/tasks\/[0-9a-f-]{36}$/);
+  await waitForPath(page, /\/ui\/tasks\/[0-9a-f-]{36}$/);
   assert.equal(await tasks(), 1);
   await page.locator('h1', { hasText: 'flow for ann' }).waitFor();
   await waitForStep(page, 'greet', 'DONE');
@@ -124,7 +131,7 @@ test('a task created from the generated form: its inputs checked first, then its
 
   // The running step's details and its log, live.
   await page.locator('.step-graph [data-step="wait"]').click();
-  await page.waitForURL(/\?step=wait$/);
+  await waitForPath(page, /\?step=wait$/);
   await page.locator('.step-details .log-lines li', { hasText: 'hello ann' }).waitFor();
   await screenshot(page, 'task-running');
 
@@ -159,7 +166,7 @@ test('a task waiting for a resolver: its resolver-input form is answered and the
   await page.goto(`${server.url}/ui/tasks/${created.id}`);
   const form = page.locator('form.resolver-form');
   await form.waitFor();
-  await form.locator('[data-schemapath]').first().waitFor();
+  await form.locator('.je-ready').waitFor();
   assert.match((await stepState(page, 'record')) ?? '', /TODO/);
   await page.getByLabel('approver').fill('Nope!');
   await page.getByRole('button', { name: 'Resolve and run' }).click();

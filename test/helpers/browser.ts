@@ -114,3 +114,15 @@ export async function startUiServer(
   assert.doesNotMatch(server.stderr(), /not served|skipped/);
   return { ...server, dir };
 }
+
+/**
+ * Waits until the page's path matches `pattern`. The app changes pages with history.pushState
+ * (no load event), so this polls location rather than waiting for a navigation.
+ */
+export async function waitForPath(page: Page, pattern: RegExp): Promise<void> {
+  await page.waitForFunction((source) => {
+    // Runs in the page (this file is typed for Node, without the DOM's names).
+    const { location } = globalThis as unknown as { location: { pathname: string; search: string } };
+    return new RegExp(source).test(location.pathname + location.search);
+  }, pattern.source);
+}

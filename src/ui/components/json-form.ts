@@ -114,6 +114,7 @@ export function JsonForm(props: {
         });
         props.handle.current = {
           submit(): unknown {
+            if (!current.ready) return null; // still drawing: the button does nothing yet
             // json-editor reads a field on its `change` event, which Enter in a text field (a
             // submit by keyboard) never fires: read the fields as they are now first. An
             // untouched optional field stays out of the value; a required one, even empty, is
