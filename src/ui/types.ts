@@ -15,6 +15,7 @@ export interface TaskRights {
   requester: boolean;
   watcher: boolean;
   resolver: boolean;
+  resolution_id: string | null;
   can: { comment: boolean; resolve: boolean; wontfix: boolean; edit: boolean; delete: boolean };
 }
 

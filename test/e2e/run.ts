@@ -10,26 +10,11 @@
 import { spawn } from 'node:child_process';
 import fs from 'node:fs';
 import path from 'node:path';
-
-const CANDIDATES = ['chromium', 'chromium-browser', 'google-chrome', 'google-chrome-stable'];
-
-function findChromium(): string | null {
-  const given = process.env.TASKHOST_CHROMIUM;
-  if (given) return fs.existsSync(given) ? given : null;
-  for (const dir of (process.env.PATH ?? '').split(path.delimiter)) {
-    for (const name of CANDIDATES) {
-      const candidate = path.join(dir, name);
-      if (fs.existsSync(candidate)) return candidate;
-    }
-  }
-  return null;
-}
+import { findChromium, missingChromium } from '../helpers/chromium.ts';
 
 const chromium = findChromium();
 if (!chromium) {
-  console.error(
-    `npm run test:e2e: no Chromium found${process.env.TASKHOST_CHROMIUM ? ` at TASKHOST_CHROMIUM=${process.env.TASKHOST_CHROMIUM}` : ' on PATH'} (Debian: apt-get install chromium)`,
-  );
+  console.error(missingChromium('npm run test:e2e'));
   process.exit(2);
 }
 

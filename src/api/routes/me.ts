@@ -22,6 +22,7 @@ const taskRightsSchema = {
     requester: { type: 'boolean' },
     watcher: { type: 'boolean' },
     resolver: { type: 'boolean' },
+    resolution_id: { type: 'string', nullable: true, description: "the task's resolution" },
     can: {
       type: 'object',
       description: 'the actions the caller may take on this task',
@@ -83,6 +84,7 @@ export function meRoutes(app: FastifyInstance, deps: ServerDeps): void {
         requester,
         watcher: isWatcher(caller, task),
         resolver,
+        resolution_id: resolution?.id ?? null,
         can: {
           comment: caller.admin || requester || resolver,
           resolve: caller.admin || resolver,

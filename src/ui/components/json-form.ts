@@ -106,9 +106,9 @@ export function JsonForm(props: {
           compact: false,
         });
         const current = editor;
-        current.on('ready', () => {
-          if (live) setState('ready');
-        });
+        // json-editor draws the form synchronously (its `ready` event comes a frame later):
+        // drop the loading note now, so the page does not shift under a click once it is drawn.
+        setState('ready');
         current.on('change', () => {
           if (live) setErrorCount((count) => (count === null ? null : current.validate().length));
         });

@@ -1,6 +1,7 @@
 import { html } from 'htm/preact';
 import type { VNode } from 'preact';
 import { useEffect, useState } from 'preact/hooks';
+import type dagre from '@dagrejs/dagre';
 import type { GraphEdge, GraphNode, StepGraphModel } from '../graph-model.ts';
 import { stateLook } from './common.ts';
 
@@ -11,8 +12,27 @@ import { stateLook } from './common.ts';
  * for. With `hrefOf`, each box is a link (to the step's details), so it is reached by keyboard.
  */
 
+type Dagre = typeof dagre;
+
+let dagreModule: Promise<Dagre> | null = null;
+
+/** Starts loading the layout library (a page that will draw a graph calls it at once). */
+export function preloadGraphLayout(): Promise<Dagre> {
+  dagreModule ??= import('@dagrejs/dagre').then((module) => module.default);
+  return dagreModule;
+}
+
+interface PlacedNode extends GraphNode {
+  x: number;
+  y: number;
+  width: number;
+  height: number;
+  /** A foreach step drawn as a box holding its children (its text at its top). */
+  container: boolean;
+}
+
 interface Placed {
-  nodes: (GraphNode & { x: number; y: number; width: number; height: number })[];
+  nodes: PlacedNode[];
   edges: (GraphEdge & { points: { x: number; y: number }[]; labelAt: { x: number; y: number } | null })[];
   width: number;
   height: number;
@@ -20,22 +40,54 @@ interface Placed {
 
 const CHAR = 7.4;
 const NODE_HEIGHT = 46;
+const GAP = 10;
+const HEADER = 40;
+
+const nodeWidth = (node: GraphNode): number =>
+  Math.round(Math.max(node.id.length, node.action.length + 4, 14) * CHAR + 28);
 
 /** The structure's identity: a new layout only when steps or edges change, not on a state change. */
 const shapeKey = (model: StepGraphModel): string =>
-  `${model.nodes.map((node) => node.id).join('\u0000')}\u0001${model.edges.map((edge) => `${edge.from}>${edge.to}:${edge.label}`).join('\u0000')}`;
+  `${model.nodes.map((node) => `${node.id}<${node.parent ?? ''}`).join('\u0000')}\u0001${model.edges.map((edge) => `${edge.from}>${edge.to}:${edge.label}`).join('\u0000')}`;
 
+/**
+ * Lays out the template's steps with dagre; a foreach step's children (once it expanded) are a
+ * grid inside its box rather than nodes of their own rank, which keeps a 200-item foreach
+ * readable, and its layout fast (dagre orders a rank of n nodes in about n² steps).
+ */
 async function layout(model: StepGraphModel): Promise<Placed> {
-  const dagre = (await import('@dagrejs/dagre')).default;
-  const graph = new dagre.graphlib.Graph({ multigraph: true });
+  const layoutLibrary = await preloadGraphLayout();
+  const children = new Map<string, GraphNode[]>();
+  for (const node of model.nodes) {
+    if (node.parent !== null) children.set(node.parent, [...(children.get(node.parent) ?? []), node]);
+  }
+  const grids = new Map<string, { columns: number; cellWidth: number; width: number; height: number }>();
+  for (const [parent, kids] of children) {
+    const columns = Math.max(1, Math.min(kids.length, Math.ceil(Math.sqrt(kids.length / 2))));
+    const rows = Math.ceil(kids.length / columns);
+    const cellWidth = Math.max(...kids.map(nodeWidth));
+    grids.set(parent, {
+      columns,
+      cellWidth,
+      width: columns * (cellWidth + GAP) + GAP,
+      height: HEADER + rows * (NODE_HEIGHT + GAP) + GAP,
+    });
+  }
+
+  const graph = new layoutLibrary.graphlib.Graph({ multigraph: true });
   graph.setGraph({ rankdir: 'LR', nodesep: 14, ranksep: 60, edgesep: 8, marginx: 8, marginy: 8 });
   graph.setDefaultEdgeLabel(() => ({}));
-  for (const node of model.nodes) {
-    const text = Math.max(node.id.length, node.action.length + 4, 14);
-    graph.setNode(node.id, { width: Math.round(text * CHAR + 28), height: NODE_HEIGHT });
+  const top = model.nodes.filter((node) => node.parent === null);
+  for (const node of top) {
+    const grid = grids.get(node.id);
+    graph.setNode(node.id, {
+      width: Math.max(nodeWidth(node), grid?.width ?? 0),
+      height: grid?.height ?? NODE_HEIGHT,
+    });
   }
-  model.edges.forEach((edge, index) => {
-    const labelled = edge.label !== 'DONE' && edge.label !== 'item';
+  const drawnEdges = model.edges.filter((edge) => edge.label !== 'item');
+  drawnEdges.forEach((edge, index) => {
+    const labelled = edge.label !== 'DONE';
     graph.setEdge(
       edge.from,
       edge.to,
@@ -43,16 +95,43 @@ async function layout(model: StepGraphModel): Promise<Placed> {
       String(index),
     );
   });
-  dagre.layout(graph);
+  layoutLibrary.layout(graph);
   const size = graph.graph();
+
+  const nodes: PlacedNode[] = [];
+  for (const node of top) {
+    const placed = graph.node(node.id);
+    nodes.push({
+      ...node,
+      x: placed.x,
+      y: placed.y,
+      width: placed.width,
+      height: placed.height,
+      container: grids.has(node.id),
+    });
+    const grid = grids.get(node.id);
+    const kids = children.get(node.id) ?? [];
+    if (!grid) continue;
+    const left = placed.x - placed.width / 2 + GAP;
+    const topEdge = placed.y - placed.height / 2 + HEADER;
+    kids.forEach((kid, index) => {
+      const column = index % grid.columns;
+      const row = Math.floor(index / grid.columns);
+      nodes.push({
+        ...kid,
+        x: left + column * (grid.cellWidth + GAP) + grid.cellWidth / 2,
+        y: topEdge + row * (NODE_HEIGHT + GAP) + NODE_HEIGHT / 2,
+        width: grid.cellWidth,
+        height: NODE_HEIGHT,
+        container: false,
+      });
+    });
+  }
   return {
     width: Math.ceil(size.width ?? 0),
     height: Math.ceil(size.height ?? 0),
-    nodes: model.nodes.map((node) => {
-      const placed = graph.node(node.id);
-      return { ...node, x: placed.x, y: placed.y, width: placed.width, height: placed.height };
-    }),
-    edges: model.edges.map((edge, index) => {
+    nodes,
+    edges: drawnEdges.map((edge, index) => {
       const placed = graph.edge({ v: edge.from, w: edge.to, name: String(index) }) as {
         points: { x: number; y: number }[];
         x?: number;
@@ -102,6 +181,10 @@ export function StepGraph(props: {
     return html`<p class="error" role="alert">The graph could not be drawn: ${placed.message}</p>`;
   }
   const states = new Map(props.model.nodes.map((node) => [node.id, node.state]));
+  const items = new Map<string, number>();
+  for (const node of props.model.nodes) {
+    if (node.parent !== null) items.set(node.parent, (items.get(node.parent) ?? 0) + 1);
+  }
   const drawn = placed.nodes.length;
   return html`<figure class="step-graph">
     <svg
@@ -153,9 +236,20 @@ export function StepGraph(props: {
             rx="6"
             class=${node.foreach ? 'foreach' : ''}
           />
-          <text x=${node.x} y=${node.y - 5} text-anchor="middle" class="step-name">${node.id}</text>
-          <text x=${node.x} y=${node.y + 13} text-anchor="middle" class="step-sub">
-            ${node.foreach ? '⟳ foreach · ' : ''}${state ? `${look.icon} ${state}` : node.action}
+          <text
+            x=${node.x}
+            y=${node.container ? node.y - node.height / 2 + 16 : node.y - 5}
+            text-anchor="middle"
+            class="step-name"
+            >${node.id}</text
+          >
+          <text
+            x=${node.x}
+            y=${node.container ? node.y - node.height / 2 + 31 : node.y + 13}
+            text-anchor="middle"
+            class="step-sub"
+          >
+            ${node.foreach ? `⟳ foreach${items.has(node.id) ? ` ×${items.get(node.id)}` : ''} · ` : ''}${state ? `${look.icon} ${state}` : node.action}
           </text>`;
         const className = `node tone-${look.tone}${props.selected === node.id ? ' selected' : ''}`;
         return props.hrefOf

@@ -5,7 +5,7 @@ import { ApiError, getJson, postJson } from '../api.ts';
 import { ErrorBox, JsonBlock, Loading, StateBadge, Time, useLoad, useTitle } from '../components/common.ts';
 import { JsonForm, type JsonFormHandle } from '../components/json-form.ts';
 import { logConverter, LogView, type LogLine } from '../components/log-view.ts';
-import { StepGraph } from '../components/step-graph.ts';
+import { preloadGraphLayout, StepGraph } from '../components/step-graph.ts';
 import { graphOf } from '../graph-model.ts';
 import { segment, withQuery, type Route } from '../router.ts';
 import { followStream, type StreamStatus } from '../stream.ts';
@@ -209,12 +209,17 @@ export function TaskPage(props: { id: string; route: Route; me: Caller | null })
   const converters = useRef(new Map<string, ReturnType<typeof logConverter>>());
   useTitle(task ? task.title || `Task ${id.slice(0, 8)}` : `Task ${id.slice(0, 8)}`);
 
-  const resolutionId = task?.resolution?.id ?? null;
+  const rights = useLoad(() => getJson<TaskRights>(`me/task/${segment(id)}`), [id, round]);
+  // The resolution (the steps' definitions) is read as soon as its id is known: from the
+  // caller's rights, which come before the stream's snapshot of a large task.
+  const resolutionId = rights.value?.resolution_id ?? task?.resolution?.id ?? null;
   const resolution = useLoad(
     async () => (resolutionId ? getJson<Resolution>(`resolution/${segment(resolutionId)}`) : null),
     [resolutionId, round],
   );
-  const rights = useLoad(() => getJson<TaskRights>(`me/task/${segment(id)}`), [id, round]);
+  useEffect(() => {
+    void preloadGraphLayout();
+  }, []);
   const templateName = task?.template_name ?? null;
   const template = useLoad(
     async () =>
@@ -279,12 +284,33 @@ export function TaskPage(props: { id: string; route: Route; me: Caller | null })
       <${ErrorBox} error=${failure} />
     </section>`;
   }
-  if (!task) return html`<${Loading} what=${`task ${id}`} />`;
-
   const steps = resolution.value?.steps ?? {};
   const model = graphOf(steps);
   for (const node of model.nodes) node.state = states[node.id] ?? node.state;
   const selected = route.query.get('step');
+  // The graph needs the resolution only: it is drawn before the stream's snapshot of a large
+  // task has come, and stays the same element once it has.
+  const graph = html`${resolution.error ? html`<${ErrorBox} error=${resolution.error} />` : null}
+  ${
+    resolution.value
+      ? html`<${StepGraph}
+          key="graph"
+          model=${model}
+          label=${`Steps of task ${task?.title || id}`}
+          selected=${selected}
+          hrefOf=${(step: string) => withQuery(route, { step })}
+        />`
+      : html`<${Loading} what="the steps" />`
+  }`;
+  if (!task) {
+    return html`<section>
+      <p class="crumbs"><a href="tasks">Tasks</a> ›</p>
+      <h1>Task ${id}</h1>
+      <${Loading} what=${`task ${id}`} />
+      <h2>Steps</h2>
+      ${graph}
+    </section>`;
+  }
   const can = rights.value?.can;
   const resolutionState = resolution.value?.state ?? task.resolution?.state ?? '';
   const waitingForResolver =
@@ -353,20 +379,7 @@ export function TaskPage(props: { id: string; route: Route; me: Caller | null })
           : null
     }
     <h2>Steps</h2>
-    ${resolution.error ? html`<${ErrorBox} error=${resolution.error} />` : null}
-    ${
-      resolution.value
-        ? html`<${StepGraph}
-              model=${model}
-              label=${`Steps of task ${task.title || id}`}
-              selected=${selected}
-              hrefOf=${(step: string) => withQuery(route, { step })}
-            />
-            <ul class="step-list" aria-label="Step states">
-              ${model.nodes.map((node) => html`<li key=${node.id}><a href=${withQuery(route, { step: node.id })}>${node.id}</a> <${StateBadge} state=${node.state ?? 'TODO'} /></li>`)}
-            </ul>`
-        : html`<${Loading} what="the steps" />`
-    }
+    ${graph}
     ${
       selected
         ? html`<${StepDetails}
