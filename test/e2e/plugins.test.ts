@@ -226,3 +226,49 @@ test('a plugin runs by keyboard alone: every field reached with Tab, focus visib
   assert.match(await waitForOutcome(page), /State\s+✔ DONE/);
   assertNoProblems(tested);
 });
+
+test('a dropped run stream is resumed with ?since=: every line shown once, in order', async (t) => {
+  const server = await startUiServer(t, { plugins: { gated: 'gated-lines.sh' } });
+  const dir = path.join(server.dir, 'gates');
+  fs.mkdirSync(dir);
+  const tested = await openPage(browser, t);
+  const { page } = tested;
+  // The browser's run stream goes through the test: the first connection is dropped, as a
+  // server does to a subscriber too slow to keep up (4008), after the first line.
+  const urls: string[] = [];
+  await page.routeWebSocket(/\/run\/[0-9a-f-]+\/stream/, (socket) => {
+    urls.push(socket.url());
+    const upstream = socket.connectToServer();
+    const first = urls.length === 1;
+    upstream.onMessage((message) => {
+      socket.send(message);
+      if (first && typeof message === 'string' && message.includes('"line":"line 1"')) {
+        void socket.close({ code: 4008, reason: 'too slow: resume with ?since' });
+      }
+    });
+  });
+  const started = (await (
+    await fetch(`${server.url}/plugin/gated-lines/run?async=true`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json' },
+      body: JSON.stringify({ data: { dir, count: 3 } }),
+    })
+  ).json()) as { run_id: string };
+  fs.writeFileSync(path.join(dir, 'go-1'), '');
+  await page.goto(`${server.url}/ui/runs/${started.run_id}`);
+  await page.locator('.log-lines li', { hasText: 'line 1' }).waitFor();
+  await page.waitForFunction(
+    () =>
+      document.querySelector('[data-status]')?.getAttribute('data-status') === 'live' &&
+      document.querySelectorAll('.log-lines li').length === 1,
+  );
+  fs.writeFileSync(path.join(dir, 'go-2'), '');
+  fs.writeFileSync(path.join(dir, 'go-3'), '');
+  await waitForOutcome(page);
+  const lines = await page.locator('.log-lines li .text').allInnerTexts();
+  assert.deepEqual(lines.slice(0, 3), ['line 1', 'line 2', 'line 3']);
+  assert.equal(lines.length, 4, 'the three lines and the result line, none twice');
+  assert.equal(urls.length, 2);
+  assert.match(urls[1] as string, /\?since=\d+$/);
+  assertNoProblems(tested);
+});
