@@ -65,5 +65,29 @@ export default tseslint.config(
   // in LAYERS. One block per layer, so each file matches exactly one: flat config merges
   // rule options by replacement, and a file in two blocks would keep only the last list.
   ...LAYERS.map((folder, index) => layer(folder, LAYERS.slice(index + 1), folder === 'protocol')),
+  // The dashboard runs in the browser: it talks to the server over HTTP only, and may share
+  // nothing of it but pure modules (template/graph.ts's dependency parsing).
+  {
+    files: ['src/ui/**'],
+    rules: {
+      'no-restricted-imports': [
+        'error',
+        {
+          patterns: [
+            { group: ['node:*'], message: 'src/ui/ runs in the browser: no node: modules' },
+            {
+              group: [
+                ...LAYERS.map((name) => `../${name}/*`),
+                ...LAYERS.map((name) => `../../${name}/*`),
+                '!../template/graph.ts',
+              ],
+              message:
+                'src/ui/ may import only pure shared modules (../template/graph.ts); the rest is reached over HTTP',
+            },
+          ],
+        },
+      ],
+    },
+  },
   { files: ['eslint.config.js'], ...tseslint.configs.disableTypeChecked },
 );

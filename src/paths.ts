@@ -23,3 +23,9 @@ export const MIGRATIONS_DIR = fileURLToPath(new URL('../src/store/sql/', import.
  * migrations, they are read from src/ in both layouts, and the package ships that folder.
  */
 export const HELPERS_DIR = fileURLToPath(new URL('../src/plugins/helpers/', import.meta.url));
+
+/**
+ * The dashboard's built assets (`npm run build` writes them; src/ui/ is their source). The
+ * index page is rendered per request by src/api/ui.ts, so this folder holds scripts and styles.
+ */
+export const UI_ASSETS_DIR = fileURLToPath(new URL('../dist/ui/', import.meta.url));

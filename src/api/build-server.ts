@@ -23,6 +23,8 @@ import { taskEditRoutes } from './routes/task-edits.ts';
 import { taskStreamRoutes } from './routes/task-stream.ts';
 import { taskRoutes } from './routes/tasks.ts';
 import { templateRoutes } from './routes/templates.ts';
+import { meRoutes } from './routes/me.ts';
+import { uiRoutes } from './ui.ts';
 import { RunSupervisor } from '../runs/supervisor.ts';
 import type { ServerDeps } from './services.ts';
 
@@ -42,6 +44,10 @@ export async function buildServer(deps: ServerDeps): Promise<FastifyInstance> {
     // A caller's X-Request-Id is kept (a proxy's, to follow one request across systems);
     // otherwise fastify numbers them. Every log line of the request carries it as reqId.
     requestIdHeader: 'x-request-id',
+    // Behind a proxy that keeps the path prefix (`--base-path /ops`), /ops/task is /task.
+    rewriteUrl: deps.config.basePath
+      ? (request) => stripPrefix(request.url ?? '/', deps.config.basePath)
+      : undefined,
   });
   installErrorHandler(app);
   app.addHook('onRequest', async (request, reply) => {
@@ -120,5 +126,17 @@ export async function buildServer(deps: ServerDeps): Promise<FastifyInstance> {
   taskStreamRoutes(app, deps);
   resolutionRoutes(app, deps);
   callbackRoutes(app, deps);
+  meRoutes(app, deps);
+  await uiRoutes(app, { basePath: deps.config.basePath });
   return app;
+}
+
+/** `url` without `prefix` when it starts with it (`/ops/task?x` → `/task?x`, `/ops` → `/`). */
+export function stripPrefix(url: string, prefix: string): string {
+  if (url === prefix) return '/';
+  if (url.startsWith(prefix) && /^[/?]/.test(url.slice(prefix.length))) {
+    const rest = url.slice(prefix.length);
+    return rest.startsWith('?') ? `/${rest}` : rest;
+  }
+  return url;
 }

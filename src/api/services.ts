@@ -20,6 +20,12 @@ export interface ServerConfig {
    * `serve` claims no work. Read at each request, so it can be switched while serving.
    */
   maintenanceMode: boolean;
+  /**
+   * The path prefix a reverse proxy serves taskhost under (`--base-path`, normalised: `/ops`,
+   * or '' for none). Requests that still carry it are answered as if it were stripped, and the
+   * dashboard's links and calls stay under it.
+   */
+  basePath: string;
 }
 
 export const DEFAULT_SERVER_CONFIG: ServerConfig = {
@@ -29,6 +35,7 @@ export const DEFAULT_SERVER_CONFIG: ServerConfig = {
   shutdownGraceMs: 15_000,
   logLevel: 'warn',
   maintenanceMode: false,
+  basePath: '',
 };
 
 /**

@@ -172,6 +172,13 @@ Exit code: 0 when the result has status 1, 1 otherwise, 2 for bad usage.`,
           'on SIGTERM, how long running steps may go on before they are cancelled and their tasks released',
           'SHUTDOWN_TIMEOUT',
         ).default('30'),
+      )
+      .addOption(
+        option(
+          '--base-path <path>',
+          'the path prefix a reverse proxy serves taskhost under (/ops): links and calls of the dashboard stay under it',
+          'BASE_PATH',
+        ),
       ),
   ).action(run(async () => (await import('./commands/serve.ts')).serve));
 

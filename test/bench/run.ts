@@ -7,7 +7,7 @@
  * when a benchmark crashed (a wrong answer from a plugin, a server that did not start...).
  *
  *   npm run bench                          all of them
- *   npm run bench -- protocol ws           some (by name prefix: protocol, cli, ws, flood, kill, api, global, plugin, engine, server)
+ *   npm run bench -- protocol ws           some (by name prefix: protocol, cli, ws, flood, kill, api, global, plugin, engine, server, ui)
  *   npm run bench -- --quick               fewer repetitions (a smoke run; numbers are rough)
  */
 import { execFileSync } from 'node:child_process';
@@ -41,6 +41,8 @@ import { runServerApiLoad } from './server-api-load.ts';
 import { runServerStream } from './server-stream.ts';
 import { runServerTaskCount } from './server-task-count.ts';
 import { runServerThroughput } from './server-throughput.ts';
+import { runUiFirstLoad } from './ui-first-load.ts';
+import { runUiTaskGraph } from './ui-task-graph.ts';
 import { runWsLatency } from './ws-latency.ts';
 
 const args = process.argv.slice(2);
@@ -75,6 +77,8 @@ const BENCHMARKS: { name: string; run: () => Promise<BenchResult> }[] = [
     run: () => runServerTaskCount(quick ? { rounds: 1, large: 10_000, requests: 10, tasks: 2 } : {}),
   },
   { name: 'server-stream', run: () => runServerStream(quick ? { rounds: 1, lines: 100 } : {}) },
+  { name: 'ui-first-load', run: () => runUiFirstLoad(quick ? { rounds: 3 } : {}) },
+  { name: 'ui-task-graph', run: () => runUiTaskGraph(quick ? { rounds: 2 } : {}) },
 ];
 
 function gitCommit(): string | null {

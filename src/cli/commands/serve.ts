@@ -3,6 +3,7 @@ import type { Command } from 'commander';
 import { TaskhostError } from '../../errors.ts';
 import { settingsOf } from '../config.ts';
 import { withStore, storeOptions, type StoreFlags } from '../context.ts';
+import { normalisePrefix } from '../../api/ui.ts';
 
 export interface ServeFlags extends StoreFlags {
   port: string;
@@ -13,6 +14,7 @@ export interface ServeFlags extends StoreFlags {
   scripts: string;
   outputCap: string;
   shutdownTimeout: string;
+  basePath?: string;
 }
 
 /** A loopback address: the only binds allowed without authentication (SPEC section 8). */
@@ -47,6 +49,13 @@ export async function serve(flags: ServeFlags, command: Command): Promise<number
   const settings = await settingsOf(command);
   const port = positiveInteger(flags.port, '--port', 65535);
   const outputCapBytes = positiveInteger(flags.outputCap, '--output-cap');
+  const basePath = normalisePrefix(flags.basePath ?? '');
+  if (basePath === null) {
+    throw new TaskhostError(
+      'TH_CLI_USAGE',
+      `--base-path must be a URL path such as /ops, not "${flags.basePath}"`,
+    );
+  }
   const shutdownTimeoutMs = positiveInteger(flags.shutdownTimeout, '--shutdown-timeout', 86_400) * 1000;
   if (settings.heartbeatIntervalMs <= 0 || settings.heartbeatIntervalMs >= settings.instanceDeathTimeoutMs) {
     throw new TaskhostError(
@@ -122,6 +131,7 @@ export async function serve(flags: ServeFlags, command: Command): Promise<number
         outputCapBytes,
         logLevel: process.env.TASKHOST_LOG_LEVEL ?? 'warn',
         maintenanceMode: settings.maintenanceMode,
+        basePath,
       },
     });
     // The engine: any due resolution of the shared store may run here (engine/scheduler.ts).
@@ -189,7 +199,7 @@ export async function serve(flags: ServeFlags, command: Command): Promise<number
         `  plugins from ${path.relative(process.cwd(), tasksDir) || '.'}: ${names}\n` +
         `  templates from ${flags.templates}: ${templateNames}\n` +
         (settings.maintenanceMode ? '  maintenance mode: changes refused (503), no work claimed\n' : '') +
-        `  API spec: /unsecured/spec.json · stop with Ctrl-C\n`,
+        `  dashboard: ${basePath}/ui/ · API spec: ${basePath}/unsecured/spec.json · stop with Ctrl-C\n`,
     );
     await new Promise<void>((resolve) => signal.addEventListener('abort', () => resolve(), { once: true }));
     process.stderr.write('taskhost: stopping\n');
