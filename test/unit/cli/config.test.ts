@@ -85,6 +85,7 @@ test('the settings without a flag: defaults, parsed values, and their variables'
     encryption: { keysFile: '.taskhost/keys.json' },
     config: {},
     configValues: {},
+    secrets: [],
     resourceLimits: {},
     maxConcurrentExecutions: 100,
     completedTaskExpirationMs: 720 * 3_600_000,
@@ -121,6 +122,7 @@ encryption: {keys_file: keys.json}
     token: { value: 's3cr3t', secret: true },
   });
   assert.deepEqual(settings.configValues, { api: { url: 'https://pay.example/api' }, token: 's3cr3t' });
+  assert.deepEqual(settings.secrets, ['s3cr3t'], 'the texts to conceal: the secret items only');
   assert.deepEqual(settings.resourceLimits, { openssl: 4 });
   assert.equal(settings.maxConcurrentExecutions, Number.POSITIVE_INFINITY);
   assert.equal(settings.completedTaskExpirationMs, 90 * 60_000);
