@@ -41,7 +41,10 @@ export interface TestPage {
 export async function openPage(
   browser: Browser,
   t: TestContext,
-  options: { extraHTTPHeaders?: Record<string, string> } = {},
+  options: {
+    extraHTTPHeaders?: Record<string, string>;
+    httpCredentials?: { username: string; password: string };
+  } = {},
 ): Promise<TestPage> {
   const context = await browser.newContext({ viewport: { width: 1280, height: 900 }, ...options });
   t.after(() => context.close());
@@ -89,7 +92,13 @@ export interface UiServer extends ServeProcess {
  */
 export async function startUiServer(
   t: TestContext,
-  setup: { plugins?: Record<string, string>; templates?: Record<string, string>; args?: string[] } = {},
+  setup: {
+    plugins?: Record<string, string>;
+    templates?: Record<string, string>;
+    args?: string[];
+    /** More environment for the server (TASKHOST_USERS_FILE, TASKHOST_ADMINS...). */
+    env?: Record<string, string>;
+  } = {},
 ): Promise<UiServer> {
   const dir = tempDir(t);
   fs.mkdirSync(path.join(dir, 'tasks'));
@@ -104,7 +113,7 @@ export async function startUiServer(
   const database = await createTestDatabase();
   const server = await startServe(setup.args ?? [], {
     cwd: dir,
-    env: cliEnv({ DATABASE_URL: database.url }),
+    env: cliEnv({ DATABASE_URL: database.url, ...setup.env }),
   });
   t.after(async () => {
     server.child.kill('SIGTERM');
