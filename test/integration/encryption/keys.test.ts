@@ -61,7 +61,7 @@ async function emptyDatabase(t: TestContext): Promise<{ store: Store; url: strin
 test('the ring is created 0600 on first start; a ring that lacks a label in use, or none at all, refuses to start naming it', async (t) => {
   const database = await createTestDatabase();
   const cwd = tempDir(t);
-  const env = cliEnv({ DATABASE_URL: database.url });
+  const env = cliEnv({ DATABASE_URL: database.url, TASKHOST_KEYS_FILE: '' });
   assertExit(await taskhost(['key', 'list'], { cwd, env }), 0);
   const keysFile = path.join(cwd, '.taskhost', 'keys.json');
   assert.equal(fs.statSync(keysFile).mode & 0o777, 0o600);

@@ -105,7 +105,7 @@ test('no marker in any row of any table, the API returns them all; key add, rota
   fs.writeFileSync(path.join(cwd, 'templates', 'manual.yaml'), MANUAL);
   fs.copyFileSync(fixturePath('marker-echo.sh'), path.join(cwd, 'tasks', 'marker-echo'));
   fs.chmodSync(path.join(cwd, 'tasks', 'marker-echo'), 0o755);
-  const env = cliEnv({ DATABASE_URL: cluster.url });
+  const env = cliEnv({ DATABASE_URL: cluster.url, TASKHOST_KEYS_FILE: '' });
   const servers: ServeProcess[] = [];
   const serve = async (): Promise<ServeProcess> => {
     const server = await startServe([], { cwd, env });
