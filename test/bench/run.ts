@@ -16,6 +16,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { runApiTiming } from './api-timing.ts';
 import { runCliOverhead } from './cli-overhead.ts';
+import { runEncryptionCost } from './encryption-cost.ts';
 import { runEngineEchoChain } from './engine-echo-chain.ts';
 import { runEngineForeach } from './engine-foreach.ts';
 import { runEngineOverhead } from './engine-overhead.ts';
@@ -75,6 +76,11 @@ const BENCHMARKS: { name: string; run: () => Promise<BenchResult> }[] = [
     run: () => runServerTaskCount(quick ? { rounds: 1, large: 10_000, requests: 10, tasks: 2 } : {}),
   },
   { name: 'server-stream', run: () => runServerStream(quick ? { rounds: 1, lines: 100 } : {}) },
+  {
+    name: 'encryption-cost',
+    run: () =>
+      runEncryptionCost(quick ? { rounds: 1, tasks: 100, posts: 200, lines: 10_000, rotations: 1 } : {}),
+  },
 ];
 
 function gitCommit(): string | null {
