@@ -297,4 +297,16 @@ export async function runEncryptionCost(options: EncryptionCostOptions = {}): Pr
   }
 }
 
-runIfMain(import.meta.url, () => runEncryptionCost());
+function numberFromArgv(flag: string): number | undefined {
+  const index = process.argv.indexOf(flag);
+  return index > 0 ? Number(process.argv[index + 1]) : undefined;
+}
+
+runIfMain(import.meta.url, () =>
+  runEncryptionCost({
+    rounds: numberFromArgv('--rounds'),
+    tasks: numberFromArgv('--tasks'),
+    posts: numberFromArgv('--posts'),
+    lines: numberFromArgv('--lines'),
+  }),
+);

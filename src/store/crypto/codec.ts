@@ -20,7 +20,7 @@ import { readKeyRing, type KeyRing } from './key-ring.ts';
  * by hand fails to decrypt rather than decrypting under the wrong name.
  *
  * Migration 0008 reads the labels back in SQL (`taskhost_key_label`) into each table's
- * `key_labels`, which the rotation's index searches.
+ * `key_label`, which the rotation's index searches.
  */
 
 export const CIPHER_PREFIX = 'th1:';

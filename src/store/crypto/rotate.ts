@@ -3,10 +3,11 @@ import type { RingCodec } from './codec.ts';
 import { ENCRYPTED_TABLES, type EncryptedTable } from './columns.ts';
 
 /**
- * Re-encryption under the ring's newest key: every row whose `key_labels` holds one of
- * `stale` (older labels; '' for values still in clear) is read, decrypted and written back
- * encrypted with the newest key, `batchSize` rows per transaction. Each batch commits on its
- * own, and the next one is found again through the `key_labels` index: a rotation cut short
+ * Re-encryption under the ring's newest key: every row whose `key_label` (migration 0008) is
+ * one of `stale` (older labels; '' for values still in clear; '*' for a row under several
+ * keys) is read, decrypted and written back encrypted with the newest key, `batchSize` rows
+ * per transaction. Each batch commits on its own, and the next one is found again through
+ * the `key_label` index: a rotation cut short
  * (a killed process, a lost connection) is resumed by running it again, and nothing is done
  * twice. Rows are locked FOR UPDATE while they are rewritten, so a concurrent writer (which
  * encrypts with the newest key anyway) never loses its change.
@@ -32,6 +33,17 @@ export interface RotationResult {
 }
 
 const DEFAULT_BATCH = 1000;
+/** The `key_label` of a row whose values are under different keys. */
+const MIXED = '*';
+
+/** The labels of a row's values, as an SQL array (NULL for a value that is NULL). */
+function columnLabels({ columns }: EncryptedTable): string {
+  return `ARRAY[${columns
+    .map(
+      (column) => `taskhost_key_label(${column.type === 'jsonb' ? `${column.name} #>> '{}'` : column.name})`,
+    )
+    .join(', ')}]`;
+}
 
 export async function rotateKeys(
   store: Store,
@@ -39,7 +51,7 @@ export async function rotateKeys(
   options: RotationOptions = {},
 ): Promise<RotationResult> {
   const newest = codec.newestLabel;
-  const stale = options.stale ?? ['', ...codec.keyRing.labels.filter((label) => label !== newest)];
+  const stale = options.stale ?? ['', MIXED, ...codec.keyRing.labels.filter((label) => label !== newest)];
   const result: RotationResult = { tables: {}, rows: 0 };
   for (const table of ENCRYPTED_TABLES) {
     let done = 0;
@@ -66,7 +78,7 @@ async function rotateBatch(
 ): Promise<number> {
   const names = [...key.map((column) => column.name), ...columns.map((column) => column.name)];
   const { rows } = await db.query<Record<string, unknown>>(
-    `SELECT ${names.join(', ')} FROM ${table} WHERE key_labels && $1::text[] LIMIT $2 FOR UPDATE`,
+    `SELECT ${names.join(', ')} FROM ${table} WHERE key_label = ANY($1::text[]) LIMIT $2 FOR UPDATE`,
     [stale, limit],
   );
   if (rows.length === 0) return 0;
@@ -93,22 +105,27 @@ async function rotateBatch(
 /** How many rows each label encrypts (a row counts once per label it uses), '' for rows in clear. */
 export async function countRowsByLabel(db: Queryable): Promise<Map<string, number>> {
   const counts = new Map<string, number>();
-  for (const { table } of ENCRYPTED_TABLES) {
+  for (const table of ENCRYPTED_TABLES) {
     const { rows } = await db.query<{ label: string; n: string }>(
-      `SELECT label, count(*) AS n FROM ${table}, LATERAL (SELECT DISTINCT unnest(key_labels) AS label) AS l
-        GROUP BY label`,
+      `SELECT label, count(*) AS n
+         FROM ${table.table}, LATERAL (SELECT DISTINCT label FROM unnest(${columnLabels(table)}) AS label
+                                       WHERE label IS NOT NULL) AS l
+        WHERE key_label IS NOT NULL GROUP BY label`,
     );
     for (const row of rows) counts.set(row.label, (counts.get(row.label) ?? 0) + Number(row.n));
   }
   return counts;
 }
 
-/** Whether any row holds a value under one of `labels` (an index lookup per table). */
+/** Whether any row holds a value under one of `labels` (index lookups per table). */
 export async function labelsInUse(db: Queryable, labels: readonly string[]): Promise<boolean> {
-  for (const { table } of ENCRYPTED_TABLES) {
-    const { rows } = await db.query(`SELECT 1 FROM ${table} WHERE key_labels && $1::text[] LIMIT 1`, [
-      labels,
-    ]);
+  for (const table of ENCRYPTED_TABLES) {
+    const { rows } = await db.query(
+      `SELECT 1 FROM ${table.table}
+        WHERE key_label = ANY($1::text[]) OR (key_label = '${MIXED}' AND ${columnLabels(table)} && $1::text[])
+        LIMIT 1`,
+      [labels],
+    );
     if (rows.length > 0) return true;
   }
   return false;

@@ -217,8 +217,8 @@ export async function getRun(db: Queryable, id: string): Promise<RunRow | null> 
 }
 
 /** A run row as read (`SELECT *`), its data, result and error decrypted. */
-export function runFromRow(codec: ValueCodec, row: RunRow & { key_labels?: unknown }): RunRow {
-  const { key_labels: _labels, ...run } = row;
+export function runFromRow(codec: ValueCodec, row: RunRow & { key_label?: unknown }): RunRow {
+  const { key_label: _labels, ...run } = row;
   return {
     ...run,
     data: codec.readJson(run.data),

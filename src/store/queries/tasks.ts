@@ -178,8 +178,8 @@ export function stepFromRow(codec: ValueCodec, row: StepRow): StepRow {
 }
 
 /** A task row as read (`SELECT *`), its values decrypted. */
-export function taskFromRow(codec: ValueCodec, row: TaskRow & { key_labels?: unknown }): TaskRow {
-  const { key_labels: _labels, ...task } = row;
+export function taskFromRow(codec: ValueCodec, row: TaskRow & { key_label?: unknown }): TaskRow {
+  const { key_label: _labels, ...task } = row;
   return {
     ...task,
     title: codec.readText(task.title),
@@ -191,9 +191,9 @@ export function taskFromRow(codec: ValueCodec, row: TaskRow & { key_labels?: unk
 /** A resolution row as read (`SELECT *`), its values decrypted. */
 export function resolutionFromRow(
   codec: ValueCodec,
-  row: ResolutionRow & { key_labels?: unknown },
+  row: ResolutionRow & { key_label?: unknown },
 ): ResolutionRow {
-  const { key_labels: _labels, ...resolution } = row;
+  const { key_label: _labels, ...resolution } = row;
   return { ...resolution, resolver_input: codec.readJson(resolution.resolver_input) };
 }
 

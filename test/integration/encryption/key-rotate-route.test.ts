@@ -45,7 +45,7 @@ test('during POST /key-rotate every change answers 503 and a second rotation 409
     const waiting = async (): Promise<boolean> => {
       const { rows } = await store.query(
         `SELECT 1 FROM pg_stat_activity WHERE datname = current_database() AND wait_event_type = 'Lock'
-            AND query LIKE 'SELECT % FROM event WHERE key_labels%'`,
+            AND query LIKE 'SELECT % FROM event WHERE key_label%'`,
       );
       return rows.length > 0;
     };
@@ -74,11 +74,11 @@ test('during POST /key-rotate every change answers 503 and a second rotation 409
   const after = await server.request<ErrorBody>('POST', '/task', { template_name: 'nothing', input: {} });
   assert.notEqual(after.status, 503, 'maintenance mode ends with the rotation');
   assert.equal(server.config.maintenanceMode, false);
-  const { rows } = await store.query<{ labels: string[] }>(
-    'SELECT DISTINCT key_labels AS labels FROM event WHERE stream_id = $1',
+  const { rows } = await store.query<{ label: string }>(
+    'SELECT DISTINCT key_label AS label FROM event WHERE stream_id = $1',
     [stream],
   );
-  assert.deepEqual(rows, [{ labels: [second] }]);
+  assert.deepEqual(rows, [{ label: second }]);
   assert.deepEqual(
     (await eventsSince(store, stream, 0)).map((event) => event.line),
     Array.from({ length: 50 }, (_, index) => `line ${index + 1}`),
