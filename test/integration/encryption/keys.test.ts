@@ -4,7 +4,8 @@ import fs from 'node:fs';
 import path from 'node:path';
 import { test, type TestContext } from 'node:test';
 import { RingCodec } from '../../../src/store/crypto/codec.ts';
-import { prepareEncryption } from '../../../src/store/crypto/encryption.ts';
+import { addKey, listKeys, prepareEncryption, removeKey } from '../../../src/store/crypto/encryption.ts';
+import { rotateKeys } from '../../../src/store/crypto/rotate.ts';
 import { freshRing, writeKeyRing } from '../../../src/store/crypto/key-ring.ts';
 import { listMigrations, migrate } from '../../../src/store/migrate.ts';
 import { openStore } from '../../../src/store/open.ts';
@@ -18,6 +19,7 @@ import {
   insertTask,
   loadSteps,
   saveSteps,
+  updateTask,
 } from '../../../src/store/queries/tasks.ts';
 import { Store } from '../../../src/store/store.ts';
 import { assertExit, assertOneLineError, cliEnv, taskhost } from '../../helpers/cli.ts';
@@ -235,4 +237,42 @@ test('a database filled in clear before encryption existed is converted at start
   const again = await openStore({ databaseUrl: url, keysFile });
   await again.close();
   assert.equal(ringLabels(keysFile).length, 1);
+});
+
+test('a row whose values are under two keys (one rewritten after key add) counts for both, keeps the old key, and is rotated', async (t) => {
+  const database = await createTestDatabase();
+  const store = database.store;
+  const codec = await prepareEncryption(store, path.join(tempDir(t), 'keys.json'));
+  store.codec = codec;
+  const taskId = randomUUID();
+  await insertTask(store, {
+    id: taskId,
+    templateName: 'mixed',
+    title: 'a title',
+    state: 'TODO',
+    requester: 'ann',
+    input: { a: 1 },
+  });
+  const first = codec.newestLabel;
+  const second = await addKey(store, codec);
+  await updateTask(store, taskId, { result: { done: true } });
+  const label = async (): Promise<string> =>
+    (await store.query<{ key_label: string }>('SELECT key_label FROM task WHERE id = $1', [taskId])).rows[0]
+      ?.key_label as string;
+  assert.equal(await label(), '*');
+  const { keys } = await listKeys(store, codec);
+  assert.deepEqual(
+    keys.map((key) => [key.label, key.rows]),
+    [
+      [first, 1],
+      [second, 1],
+    ],
+  );
+  await assert.rejects(removeKey(store, codec, first), { code: 'TH_KEY_IN_USE' });
+  const rotated = await rotateKeys(store, codec);
+  assert.equal(rotated.tables.task, 1);
+  assert.equal(await label(), second);
+  await removeKey(store, codec, first);
+  const task = await getTask(store, taskId);
+  assert.deepEqual([task?.title, task?.input, task?.result], ['a title', { a: 1 }, { done: true }]);
 });
