@@ -34,7 +34,7 @@ function layer(folder, above, pure = false) {
 }
 
 export default tseslint.config(
-  { ignores: ['dist/', 'node_modules/', '.taskhost/', 'test/fixtures/', 'tasks/'] },
+  { ignores: ['dist/', 'node_modules/', '.taskhost/', 'test/fixtures/', 'test/bench/fixtures/', 'tasks/'] },
   js.configs.recommended,
   ...tseslint.configs.recommended,
   {

@@ -76,6 +76,10 @@ try {
       env: {
         ...process.env,
         TASKHOST_TEST_PG_SOCKET: cluster.connection.host as string,
+        // One key ring for every `taskhost` the tests spawn (cliEnv): test files share their
+        // database among tests run in different project directories, and a database that
+        // holds encrypted values refuses a project whose ring lacks their key.
+        TASKHOST_TEST_KEYS_FILE: path.join(cacheHome, 'keys.json'),
         XDG_CACHE_HOME: cacheHome,
       },
     },

@@ -13,6 +13,7 @@ import { batchRoutes } from './routes/batches.ts';
 import { callbackRoutes } from './routes/callbacks.ts';
 import { commentRoutes } from './routes/comments.ts';
 import { functionRoutes } from './routes/functions.ts';
+import { KEY_ROTATE_ROUTE, keyRoutes } from './routes/keys.ts';
 import { metricsRoutes } from './routes/metrics.ts';
 import { monitoringRoutes } from './routes/monitoring.ts';
 import { pluginRoutes } from './routes/plugins.ts';
@@ -70,7 +71,8 @@ export async function buildServer(deps: ServerDeps): Promise<FastifyInstance> {
   await installAuthentication(app, security, deps.authModes ?? authModesOf(security));
   installBodyRules(app, security.allowedHosts);
   app.addHook('onRequest', async (request) => {
-    if (deps.config.maintenanceMode && !READ_METHODS.has(request.method)) {
+    const exempt = request.method === 'POST' && request.url.split('?')[0] === KEY_ROTATE_ROUTE;
+    if (deps.config.maintenanceMode && !READ_METHODS.has(request.method) && !exempt) {
       throw new TaskhostError(
         'TH_MAINTENANCE',
         'taskhost is in maintenance mode: nothing can be changed for now (reads still work); try again later',
@@ -126,6 +128,7 @@ export async function buildServer(deps: ServerDeps): Promise<FastifyInstance> {
   taskStreamRoutes(app, deps);
   resolutionRoutes(app, deps);
   callbackRoutes(app, deps);
+  keyRoutes(app, deps);
   meRoutes(app, deps);
   await uiRoutes(app, { basePath: deps.config.basePath });
   return app;

@@ -245,6 +245,11 @@ export async function settingsOf(command: Command): Promise<Settings> {
     instanceDeathTimeoutMs: parseDuration(values.instance_death_timeout),
     maintenanceMode: envFlag('TASKHOST_MAINTENANCE_MODE') ?? values.maintenance_mode,
   };
+  // The store's commands take the key ring's place as one of their options (StoreFlags.keysFile);
+  // unset, it is keys.json beside the embedded cluster (`--data-dir`), the file's default.
+  const keysFile =
+    process.env.TASKHOST_KEYS_FILE?.trim() || (written.has('encryption') ? values.encryption.keys_file : '');
+  if (keysFile) command.setOptionValueWithSource('keysFile', keysFile, 'config');
   resolved.set(command, settings);
   return settings;
 }

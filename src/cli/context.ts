@@ -8,6 +8,8 @@ import type { Store } from '../store/store.ts';
 export interface StoreFlags {
   dataDir?: string;
   databaseUrl?: string;
+  /** `encryption.keys_file` or TASKHOST_KEYS_FILE (set from the settings: cli/config.ts). */
+  keysFile?: string;
 }
 
 /**
@@ -18,6 +20,7 @@ export function storeOptions(flags: StoreFlags): StoreOptions {
   return {
     databaseUrl: flags.databaseUrl || process.env.DATABASE_URL || undefined,
     dataRoot: path.resolve(flags.dataDir ?? '.taskhost'),
+    keysFile: flags.keysFile,
     notify: process.stderr.isTTY ? (message) => process.stderr.write(`taskhost: ${message}\n`) : undefined,
   };
 }

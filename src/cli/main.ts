@@ -397,6 +397,33 @@ Example:
       .addOption(option('--json', 'print JSON', 'JSON')),
   ).action(run(async () => (await import('./commands/user.ts')).userList));
 
+  const keyCommand = program
+    .command('key')
+    .description('the key ring of encryption at rest (encryption.keys_file, TASKHOST_KEYS_FILE)');
+  storeOptions(
+    keyCommand.command('add').description('append a new key to the ring: the newest encrypts new values'),
+  ).action(run(async () => (await import('./commands/keys.ts')).keyAdd));
+  storeOptions(
+    keyCommand
+      .command('list')
+      .description("the ring's labels, oldest first, and how many stored rows each encrypts")
+      .addOption(option('--json', 'print the keys as JSON', 'JSON')),
+  ).action(run(async () => (await import('./commands/keys.ts')).keyList));
+  storeOptions(
+    keyCommand
+      .command('remove')
+      .description('remove a key from the ring (refused while any stored row uses it)')
+      .argument('<label>', "the key's label (taskhost key list)"),
+  ).action(run(async () => (await import('./commands/keys.ts')).keyRemove));
+  storeOptions(
+    keyCommand
+      .command('rotate')
+      .description(
+        're-encrypt every stored value under the newest key, in batches (run it again to resume); ' +
+          'on a running server use POST /key-rotate, which holds it in maintenance mode meanwhile',
+      ),
+  ).action(run(async () => (await import('./commands/keys.ts')).keyRotate));
+
   return program;
 }
 

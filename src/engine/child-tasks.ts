@@ -48,7 +48,7 @@ async function childrenOf(db: Queryable, taskId: string, stepName: string): Prom
       ORDER BY (t.tags ->> '_taskhost_batch_index')::int NULLS FIRST, t.created_at`,
     [taskId, stepName],
   );
-  return rows;
+  return rows.map((row) => ({ ...row, result: db.codec.readJson(row.result) }));
 }
 
 /** µTask's "a JSON array in a string" fields (resolver_usernames: '["a"]'), or a list. */

@@ -3,6 +3,7 @@ import { TaskhostError } from '../errors.ts';
 import {
   appendTaskEvents,
   getTask,
+  resolutionFromRow,
   saveSteps,
   type NewTaskEvent,
   type ResolutionRow,
@@ -39,7 +40,7 @@ export async function lockResolutionForEdit(
     `SELECT * FROM resolution WHERE ${'id' in where ? 'id' : 'task_id'} = $1 FOR UPDATE`,
     ['id' in where ? where.id : where.taskId],
   );
-  const row = rows[0];
+  const row = rows[0] && resolutionFromRow(db.codec, rows[0]);
   const task = row ? await getTask(db, row.task_id) : null;
   if (!row || !task) {
     throw new TaskhostError(
@@ -66,7 +67,7 @@ export async function addComment(
     randomUUID(),
     taskId,
     username,
-    content,
+    db.codec.text(content),
   ]);
 }
 
@@ -140,7 +141,7 @@ export async function startResolution(store: Store, request: StartRequest): Prom
     await db.query(
       `UPDATE resolution SET state = 'TO_AUTORUN', next_retry = now(), resolver_username = $2, resolver_input = $3
         WHERE id = $1`,
-      [row.id, request.resolver, JSON.stringify(resolverInputs)],
+      [row.id, request.resolver, db.codec.json(resolverInputs)],
     );
     // µTask adds whoever resolves to the task's resolvers, so the task lists as theirs to resolve.
     await db.query(

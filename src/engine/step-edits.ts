@@ -222,7 +222,7 @@ export async function editResolution(
     if (resolverInputs) {
       await db.query('UPDATE resolution SET resolver_input = $2 WHERE id = $1', [
         id,
-        JSON.stringify(resolverInputs),
+        db.codec.json(resolverInputs),
       ]);
     }
     await saveSteps(db, id, changed);

@@ -1,7 +1,13 @@
 import { randomUUID } from 'node:crypto';
 import { TaskhostError } from '../errors.ts';
 import { insertComment } from '../store/queries/comments.ts';
-import { appendTaskEvents, type ResolutionRow, type TaskRow } from '../store/queries/tasks.ts';
+import {
+  appendTaskEvents,
+  resolutionFromRow,
+  taskFromRow,
+  type ResolutionRow,
+  type TaskRow,
+} from '../store/queries/tasks.ts';
 import type { Queryable, Store } from '../store/store.ts';
 import { PARENT_TASK_TAG, wakeParent } from './child-tasks.ts';
 import { checkInputValues } from './inputs.ts';
@@ -38,12 +44,12 @@ async function lockTask(
   taskId: string,
 ): Promise<{ task: TaskRow; resolution: ResolutionRow }> {
   const { rows } = await db.query<TaskRow>('SELECT * FROM task WHERE id = $1 FOR UPDATE', [taskId]);
-  const task = rows[0];
+  const task = rows[0] && taskFromRow(db.codec, rows[0]);
   if (!task) throw new TaskhostError('TH_TASK_NOT_FOUND', `no task ${taskId}`);
   const found = await db.query<ResolutionRow>('SELECT * FROM resolution WHERE task_id = $1 FOR UPDATE', [
     taskId,
   ]);
-  const resolution = found.rows[0];
+  const resolution = found.rows[0] && resolutionFromRow(db.codec, found.rows[0]);
   if (!resolution) throw new TaskhostError('TH_TASK_NOT_FOUND', `task ${taskId} has no resolution`);
   return { task, resolution };
 }
@@ -111,8 +117,8 @@ export async function editTask(store: Store, taskId: string, edit: TaskEdit): Pr
         WHERE id = $1`,
       [
         taskId,
-        JSON.stringify(input),
-        title,
+        db.codec.json(input),
+        db.codec.text(title),
         edit.watcherUsernames,
         edit.watcherGroups,
         JSON.stringify(edit.tags),

@@ -354,7 +354,10 @@ export async function requestRun(store: Store, resolutionId: string): Promise<vo
       'SELECT task_id, state, instance_id, resolver_input, template FROM resolution WHERE id = $1 FOR UPDATE',
       [resolutionId],
     );
-    const resolution = rows[0];
+    const resolution = rows[0] && {
+      ...rows[0],
+      resolver_input: db.codec.readJson<Record<string, unknown>>(rows[0].resolver_input),
+    };
     if (!resolution) throw new TaskhostError('TH_TASK_NOT_FOUND', `no resolution ${resolutionId}`);
     const refused =
       resolution.state === ResolutionState.DONE ||

@@ -11,6 +11,17 @@ export interface StoreOptions {
   /** Told about slow first-use work (creating the embedded cluster). */
   notify?: (message: string) => void;
   poolSize?: number;
+  /**
+   * The key ring values are encrypted under (SPEC section 8, `encryption.keys_file`);
+   * default `keys.json` in `dataRoot`. Created on first start when the database holds no
+   * encrypted values.
+   */
+  keysFile?: string;
+}
+
+/** Where the key ring is: `keysFile`, else `keys.json` beside the embedded cluster. */
+export function keysFileOf(options: StoreOptions): string {
+  return path.resolve(options.keysFile ?? path.join(options.dataRoot ?? '.taskhost', 'keys.json'));
 }
 
 /** A short description of where the store is, for logs and errors (never with a password). */
@@ -27,7 +38,11 @@ export function describeStore(options: StoreOptions): string {
   return `embedded PostgreSQL in ${path.join(options.dataRoot ?? '.taskhost', 'pg')}`;
 }
 
-/** Opens the store (starting or attaching the embedded cluster if needed) and migrates it. */
+/**
+ * Opens the store (starting or attaching the embedded cluster if needed), migrates it, and
+ * sets its codec from the key ring (checked against the database, values still in clear
+ * converted: store/crypto/encryption.ts).
+ */
 export async function openStore(options: StoreOptions): Promise<Store> {
   const applicationName = `taskhost/${process.pid}`;
   // The embedded cluster starts first; the driver and migrations load while it boots.
@@ -36,7 +51,11 @@ export async function openStore(options: StoreOptions): Promise<Store> {
     : EmbeddedCluster.acquire(options.dataRoot ?? path.resolve('.taskhost'), options.notify);
   // Handled at its await below; this only keeps an early failure from being "unhandled".
   cluster?.catch(() => undefined);
-  const [{ Store }, { migrate }] = await Promise.all([import('./store.ts'), import('./migrate.ts')]);
+  const [{ Store }, { migrate }, { prepareEncryption }] = await Promise.all([
+    import('./store.ts'),
+    import('./migrate.ts'),
+    import('./crypto/encryption.ts'),
+  ]);
   let store: Store;
   if (options.databaseUrl) {
     store = new Store({
@@ -53,6 +72,7 @@ export async function openStore(options: StoreOptions): Promise<Store> {
   }
   try {
     await migrate(store);
+    store.codec = await prepareEncryption(store, keysFileOf(options));
   } catch (error) {
     await store.close();
     if (error instanceof TaskhostError) throw error;

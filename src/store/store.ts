@@ -1,14 +1,19 @@
 import { setTimeout as sleep } from 'node:timers/promises';
 import pg from './driver.ts';
 import { TaskhostError } from '../errors.ts';
+import { PLAINTEXT_CODEC, type ValueCodec } from './crypto/codec.ts';
 import { retryTransient, type RetryOptions } from './transient.ts';
 
-/** Anything that runs a query: the store's pool or a client inside a transaction. */
+/**
+ * Anything that runs a query: the store's pool or a client inside a transaction, with the
+ * codec its encrypted columns are written and read through (store/crypto/codec.ts).
+ */
 export interface Queryable {
   query<R extends pg.QueryResultRow = pg.QueryResultRow>(
     text: string,
     values?: unknown[],
   ): Promise<pg.QueryResult<R>>;
+  readonly codec: ValueCodec;
 }
 
 export type NotificationHandler = (payload: string) => void;
@@ -27,6 +32,11 @@ const CHANNEL_NAME = /^[a-z_][a-z0-9_]*$/;
  */
 export class Store implements Queryable {
   readonly pool: pg.Pool;
+  /**
+   * How encrypted columns are written and read: set by openStore() to the key ring's codec;
+   * a store built directly (tests, benches) keeps values in clear until one is set.
+   */
+  codec: ValueCodec = PLAINTEXT_CODEC;
   private readonly config: pg.PoolConfig;
   private readonly onClose: () => Promise<void>;
   private readonly handlers = new Map<string, Set<NotificationHandler>>();
@@ -78,7 +88,8 @@ export class Store implements Queryable {
     client.on('error', onError);
     try {
       await client.query('BEGIN');
-      const result = await fn(client);
+      // The client itself carries the codec (a test may wait on its events), this store's as it is now.
+      const result = await fn(Object.assign(client, { codec: this.codec }));
       await client.query('COMMIT');
       return result;
     } catch (error) {

@@ -406,6 +406,11 @@ export interface ServerOptions {
   templatesDir?: string;
   /** A settings file (`--config`), for the settings that have no flag. */
   configFile?: string;
+  /**
+   * Runs this entry point with these node options instead of the compiled launcher (the
+   * encryption benchmark runs the sources through tsx, with and without a module hook).
+   */
+  entry?: { nodeArgs: readonly string[]; script: string };
 }
 
 /**
@@ -414,7 +419,7 @@ export interface ServerOptions {
  */
 export async function startServer(options: ServerOptions = {}): Promise<ServerProcess> {
   const args = [
-    TASKHOST_BIN,
+    ...(options.entry ? [...options.entry.nodeArgs, options.entry.script] : [TASKHOST_BIN]),
     'serve',
     '--port',
     '0',

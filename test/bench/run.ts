@@ -16,6 +16,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { runApiTiming } from './api-timing.ts';
 import { runCliOverhead } from './cli-overhead.ts';
+import { runEncryptionCost } from './encryption-cost.ts';
 import { runEngineEchoChain } from './engine-echo-chain.ts';
 import { runEngineForeach } from './engine-foreach.ts';
 import { runEngineOverhead } from './engine-overhead.ts';
@@ -79,6 +80,11 @@ const BENCHMARKS: { name: string; run: () => Promise<BenchResult> }[] = [
   { name: 'server-stream', run: () => runServerStream(quick ? { rounds: 1, lines: 100 } : {}) },
   { name: 'ui-first-load', run: () => runUiFirstLoad(quick ? { rounds: 3 } : {}) },
   { name: 'ui-task-graph', run: () => runUiTaskGraph(quick ? { rounds: 2 } : {}) },
+  {
+    name: 'encryption-cost',
+    run: () =>
+      runEncryptionCost(quick ? { rounds: 1, tasks: 100, posts: 200, lines: 10_000, rotations: 1 } : {}),
+  },
 ];
 
 function gitCommit(): string | null {

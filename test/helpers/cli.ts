@@ -24,7 +24,9 @@ export interface CliOptions {
 
 /**
  * The environment a spawned `taskhost` gets: this process's, minus every store setting and
- * TASKHOST_* flag (so nothing leaks in from the test runner), plus `extra`.
+ * TASKHOST_* flag (so nothing leaks in from the test runner), plus the suite's key ring
+ * (TASKHOST_KEYS_FILE, made by test/run.ts; `TASKHOST_KEYS_FILE: ''` in `extra` for the
+ * project's own), plus `extra`.
  */
 export function cliEnv(extra: Record<string, string> = {}): NodeJS.ProcessEnv {
   const env: NodeJS.ProcessEnv = {};
@@ -32,7 +34,8 @@ export function cliEnv(extra: Record<string, string> = {}): NodeJS.ProcessEnv {
     if (key === 'DATABASE_URL' || key.startsWith('TASKHOST_') || key.startsWith('NODE_TEST')) continue;
     env[key] = value;
   }
-  return { ...env, NO_COLOR: '1', ...extra };
+  const keys = process.env.TASKHOST_TEST_KEYS_FILE;
+  return { ...env, NO_COLOR: '1', ...(keys ? { TASKHOST_KEYS_FILE: keys } : {}), ...extra };
 }
 
 /** Starts `taskhost ARGS...` without waiting for it (for `serve` and other long runs). */

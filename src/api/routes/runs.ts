@@ -1,7 +1,7 @@
 import type { FastifyInstance } from 'fastify';
 import { TaskhostError } from '../../errors.ts';
 import { runDocument } from '../../runs/document.ts';
-import { getRun, type RunRow } from '../../store/queries/runs.ts';
+import { getRun, runFromRow, type RunRow } from '../../store/queries/runs.ts';
 import { errorResponses } from '../error-schema.ts';
 import { formatQuery, sendList, type ListFormat } from '../format.ts';
 import { callerOf } from '../identity.ts';
@@ -125,7 +125,7 @@ export function runRoutes(app: FastifyInstance, deps: ServerDeps): void {
         reply,
         query.format,
         rows.map((row) => {
-          const { data: _data, ...summary } = runDocument(row);
+          const { data: _data, ...summary } = runDocument(runFromRow(deps.store.codec, row));
           return summary as unknown as Record<string, unknown>;
         }),
         'run',

@@ -47,9 +47,9 @@ export async function appendEvents(
       events.map((e) => e.type),
       events.map((e) => e.step),
       events.map((e) => e.stream),
-      events.map((e) => e.line),
+      events.map((e) => db.codec.text(e.line)),
       events.map((e) => e.state),
-      events.map((e) => (e.data ? JSON.stringify(e.data) : null)),
+      events.map((e) => (e.data ? db.codec.json(e.data) : null)),
       events.map((e) => e.ts),
       EVENT_CHANNEL,
       `${streamId}:${last.seq}`,
@@ -94,5 +94,8 @@ export async function eventsSince(
       WHERE stream_id = $1 AND seq > $2 ORDER BY seq LIMIT $3`,
     [streamId, since, limit],
   );
-  return rows.map(eventFromRow);
+  // Log lines and state data are encrypted at rest (store/crypto/codec.ts).
+  return rows.map((row) =>
+    eventFromRow({ ...row, line: db.codec.readText(row.line), data: db.codec.readJson(row.data) }),
+  );
 }

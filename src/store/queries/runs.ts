@@ -1,3 +1,4 @@
+import type { ValueCodec } from '../crypto/codec.ts';
 import type { Queryable } from '../store.ts';
 import { EVENT_CHANNEL } from './events.ts';
 import { insertInstanceSql, instanceParams, type InstanceRow } from './instances.ts';
@@ -50,12 +51,12 @@ export interface NewRun {
 /** The parameters of the bulk insert before the owner's: ten run columns and the owner id. */
 const RUN_PARAMS = 11;
 
-function runParams(run: NewRun): unknown[] {
+function runParams(codec: ValueCodec, run: NewRun): unknown[] {
   return [
     run.id,
     run.pluginName,
     run.origin,
-    JSON.stringify(run.data ?? null),
+    codec.encrypts ? codec.json(run.data) : JSON.stringify(run.data ?? null),
     run.state,
     run.requester ?? null,
     run.taskId ?? null,
@@ -80,7 +81,7 @@ export async function insertRuns(
   owner: InstanceRow | null = null,
 ): Promise<void> {
   if (runs.length === 0) return;
-  const rows = runs.map(runParams);
+  const rows = runs.map((run) => runParams(db.codec, run));
   const values = [
     ...Array.from({ length: 10 }, (_, index) => rows.map((row) => row[index])),
     owner?.id ?? null,
@@ -134,17 +135,28 @@ export async function failLiveRuns(
        RETURNING run.id, target.seq
      ), events AS (
        INSERT INTO event (stream_id, seq, type, state, data, ts)
-       SELECT id, seq, 'run', 'SERVER_ERROR',
-              jsonb_build_object('result', NULL, 'error', $2::text, 'exit_code', NULL, 'signal', NULL,
-                                 'kill_reason', $3::text, 'duration_ms', NULL),
-              now()
+       SELECT id, seq, 'run', 'SERVER_ERROR', $5::jsonb, now()
          FROM ended
        ON CONFLICT (stream_id, seq) DO NOTHING
      )
      -- (a data-modifying CTE runs to completion whether or not it is read)
      SELECT ended.id, CASE WHEN ${watchedStreamSql('ended.id')} THEN pg_notify($4, ended.id || ':' || ended.seq) END
        FROM ended`,
-    [ids, end.error, end.killReason, EVENT_CHANNEL],
+    [
+      ids,
+      db.codec.text(end.error),
+      end.killReason,
+      EVENT_CHANNEL,
+      // The run event's data, as run/recorder.ts writes it (encrypted at rest like every event's).
+      db.codec.json({
+        result: null,
+        error: end.error,
+        exit_code: null,
+        signal: null,
+        kill_reason: end.killReason,
+        duration_ms: null,
+      }),
+    ],
   );
   return rows.map((row) => row.id);
 }
@@ -189,8 +201,8 @@ export async function finishRun(db: Queryable, id: string, end: RunEnd): Promise
     [
       id,
       end.state,
-      end.result === null || end.result === undefined ? null : JSON.stringify(end.result),
-      end.error,
+      db.codec.json(end.result),
+      db.codec.text(end.error),
       end.exitCode,
       end.signal,
       end.killReason,
@@ -203,5 +215,16 @@ export async function finishRun(db: Queryable, id: string, end: RunEnd): Promise
 
 export async function getRun(db: Queryable, id: string): Promise<RunRow | null> {
   const { rows } = await db.query<RunRow>('SELECT * FROM run WHERE id = $1', [id]);
-  return rows[0] ?? null;
+  return rows[0] ? runFromRow(db.codec, rows[0]) : null;
+}
+
+/** A run row as read (`SELECT *`), its data, result and error decrypted. */
+export function runFromRow(codec: ValueCodec, row: RunRow & { key_label?: unknown }): RunRow {
+  const { key_label: _labels, ...run } = row;
+  return {
+    ...run,
+    data: codec.readJson(run.data),
+    result: codec.readJson(run.result),
+    error: codec.readText(run.error),
+  };
 }

@@ -82,7 +82,8 @@ export async function listTasks(db: Queryable, filter: TaskListFilter): Promise<
       ORDER BY t.created_at DESC, t.id DESC LIMIT ${limit}`,
     values,
   );
-  return rows;
+  // Titles are encrypted at rest; filters and order use columns kept in clear.
+  return rows.map((row) => ({ ...row, title: db.codec.readText(row.title) }));
 }
 
 function audienceCondition(audience: TaskAudience, param: (value: unknown) => string): string {

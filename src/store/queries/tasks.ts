@@ -1,4 +1,5 @@
 import { TaskhostError } from '../../errors.ts';
+import type { ValueCodec } from '../crypto/codec.ts';
 import type { Queryable } from '../store.ts';
 import { appendEvents, EVENT_CHANNEL, type EventType, type StreamEvent } from './events.ts';
 import { watchedStreamSql } from './stream-watch.ts';
@@ -6,6 +7,7 @@ import { watchedStreamSql } from './stream-watch.ts';
 /**
  * Tasks, their resolution and its steps (one row per step: a transition writes the step it
  * changes and nothing else), and the task's event log, whose `seq` the task row hands out.
+ * Titles, inputs, results, step values and errors go through the codec (encrypted at rest).
  */
 
 export interface TaskRow {
@@ -135,11 +137,11 @@ export async function insertNewTask(
     [
       task.id,
       task.templateName,
-      task.title,
+      db.codec.text(task.title),
       task.state,
       task.requester,
       task.requesterGroups ?? [],
-      JSON.stringify(task.input),
+      db.codec.json(task.input),
       JSON.stringify(task.tags ?? {}),
       task.parentTaskId ?? null,
       task.watcherUsernames ?? [],
@@ -150,13 +152,13 @@ export async function insertNewTask(
       resolution.id,
       resolution.state,
       resolution.resolver,
-      JSON.stringify(resolution.resolverInput),
+      db.codec.json(resolution.resolverInput),
       JSON.stringify(resolution.template),
       resolution.runMax,
       resolution.delayMs ?? null,
-      JSON.stringify(record.steps),
+      JSON.stringify(encodeSteps(db.codec, record.steps)),
       comment?.id ?? null,
-      comment?.content ?? null,
+      comment ? db.codec.text(comment.content) : null,
       record.notifyDue,
     ],
   );
@@ -178,7 +180,52 @@ export async function saveSteps(
   steps: readonly StepRow[],
 ): Promise<void> {
   if (steps.length === 0) return;
-  await db.query(upsertStepsSql('$1', '$2'), [resolutionId, JSON.stringify(steps)]);
+  await db.query(upsertStepsSql('$1', '$2'), [resolutionId, JSON.stringify(encodeSteps(db.codec, steps))]);
+}
+
+/** Steps with their values encrypted, as jsonb_to_recordset takes them (null stays null). */
+function encodeSteps(codec: ValueCodec, steps: readonly StepRow[]): readonly StepRow[] {
+  if (!codec.encrypts) return steps;
+  return steps.map((step) => ({
+    ...step,
+    output: codec.jsonField(step.output),
+    metadata: codec.jsonField(step.metadata),
+    children: codec.jsonField(step.children),
+    item: codec.jsonField(step.item),
+    error: codec.text(step.error),
+  }));
+}
+
+/** A step row as read, its values decrypted. */
+export function stepFromRow(codec: ValueCodec, row: StepRow): StepRow {
+  return {
+    ...row,
+    output: codec.readJson(row.output),
+    metadata: codec.readJson(row.metadata),
+    children: codec.readJson(row.children),
+    item: codec.readJson(row.item),
+    error: codec.readText(row.error),
+  };
+}
+
+/** A task row as read (`SELECT *`), its values decrypted. */
+export function taskFromRow(codec: ValueCodec, row: TaskRow & { key_label?: unknown }): TaskRow {
+  const { key_label: _labels, ...task } = row;
+  return {
+    ...task,
+    title: codec.readText(task.title),
+    input: codec.readJson(task.input),
+    result: codec.readJson(task.result),
+  };
+}
+
+/** A resolution row as read (`SELECT *`), its values decrypted. */
+export function resolutionFromRow(
+  codec: ValueCodec,
+  row: ResolutionRow & { key_label?: unknown },
+): ResolutionRow {
+  const { key_label: _labels, ...resolution } = row;
+  return { ...resolution, resolver_input: codec.readJson(resolution.resolver_input) };
 }
 
 /**
@@ -205,7 +252,7 @@ export async function loadSteps(db: Queryable, resolutionId: string): Promise<St
     [resolutionId],
   );
   return rows.map((row) => ({
-    ...row,
+    ...stepFromRow(db.codec, row),
     last_run: row.last_run ? new Date(row.last_run).toISOString() : null,
   }));
 }
@@ -233,7 +280,7 @@ export async function updateResolution(db: Queryable, id: string, patch: Resolut
   if (patch.instanceId !== undefined) set('instance_id', patch.instanceId);
   if (patch.lastStart !== undefined) set('last_start', patch.lastStart);
   if (patch.lastStop !== undefined) set('last_stop', patch.lastStop);
-  if (patch.resolverInput !== undefined) set('resolver_input', JSON.stringify(patch.resolverInput));
+  if (patch.resolverInput !== undefined) set('resolver_input', db.codec.json(patch.resolverInput));
   if (sets.length === 0) return;
   await db.query(`UPDATE resolution SET ${sets.join(', ')} WHERE id = $1`, values);
 }
@@ -283,25 +330,25 @@ export async function updateTask(db: Queryable, id: string, patch: TaskPatch): P
     sets.push(`${column} = $${values.length}`);
   };
   if (patch.state !== undefined) set('state', patch.state);
-  if (patch.result !== undefined) set('result', JSON.stringify(patch.result));
+  if (patch.result !== undefined) set('result', db.codec.json(patch.result));
   if (patch.tags !== undefined) set('tags', JSON.stringify(patch.tags));
-  if (patch.title !== undefined) set('title', patch.title);
+  if (patch.title !== undefined) set('title', db.codec.text(patch.title));
   await db.query(`UPDATE task SET ${sets.join(', ')} WHERE id = $1`, values);
 }
 
 export async function getTask(db: Queryable, id: string): Promise<TaskRow | null> {
   const { rows } = await db.query<TaskRow>('SELECT * FROM task WHERE id = $1', [id]);
-  return rows[0] ?? null;
+  return rows[0] ? taskFromRow(db.codec, rows[0]) : null;
 }
 
 export async function getResolutionOfTask(db: Queryable, taskId: string): Promise<ResolutionRow | null> {
   const { rows } = await db.query<ResolutionRow>('SELECT * FROM resolution WHERE task_id = $1', [taskId]);
-  return rows[0] ?? null;
+  return rows[0] ? resolutionFromRow(db.codec, rows[0]) : null;
 }
 
 export async function getResolution(db: Queryable, id: string): Promise<ResolutionRow | null> {
   const { rows } = await db.query<ResolutionRow>('SELECT * FROM resolution WHERE id = $1', [id]);
-  return rows[0] ?? null;
+  return rows[0] ? resolutionFromRow(db.codec, rows[0]) : null;
 }
 
 /** Locks a resolution for the caller's transaction, or null when another holds it. */
@@ -310,7 +357,7 @@ export async function lockResolution(db: Queryable, id: string): Promise<Resolut
     'SELECT * FROM resolution WHERE id = $1 FOR UPDATE SKIP LOCKED',
     [id],
   );
-  return rows[0] ?? null;
+  return rows[0] ? resolutionFromRow(db.codec, rows[0]) : null;
 }
 
 /** A task event before the store numbers it. */
@@ -387,6 +434,11 @@ export interface StepRunEnd {
   kill_reason: string | null;
   dropped_lines: number;
   dropped_bytes: number;
+}
+
+/** A run's end with its result and error encrypted, for jsonb_to_recordset. */
+function encodeRunEnd<T extends StepRunEnd>(codec: ValueCodec, run: T): T {
+  return codec.encrypts ? { ...run, result: codec.jsonField(run.result), error: codec.text(run.error) } : run;
 }
 
 /** The process group of a running step run. */
@@ -472,13 +524,13 @@ export async function writeTransition(
              events.map((e) => e.stream ?? null),
              '::text[]',
            )}, ${param(
-             events.map((e) => e.line ?? null),
+             events.map((e) => db.codec.text(e.line)),
              '::text[]',
            )}, ${param(
              events.map((e) => e.state ?? null),
              '::text[]',
            )}, ${param(
-             events.map((e) => (e.data ? JSON.stringify(e.data) : null)),
+             events.map((e) => (e.data ? db.codec.json(e.data) : null)),
              '::jsonb[]',
            )}, ${param(
              events.map((e) => e.ts ?? now),
@@ -499,7 +551,9 @@ export async function writeTransition(
       );
     }
     if (write.steps.length > 0) {
-      parts.push(`saved AS (${upsertStepsSql(resolution(), param(JSON.stringify(write.steps)), owned)})`);
+      parts.push(
+        `saved AS (${upsertStepsSql(resolution(), param(JSON.stringify(encodeSteps(db.codec, write.steps))), owned)})`,
+      );
     }
     if (write.runStarts.length > 0) {
       parts.push(
@@ -507,7 +561,7 @@ export async function writeTransition(
             resolution_id, instance_id, ran_on, started_at)
           SELECT r.id, r."actionType", 'task', r.data, 'RUNNING', r.requester, r."taskId", r."stepName", r.attempt,
                  r."resolutionId", r."ownerId", r."ranOn", now()
-            FROM jsonb_to_recordset(${param(JSON.stringify(write.runStarts.map((run) => ({ ...run, data: run.data ?? null }))), '::jsonb')})
+            FROM jsonb_to_recordset(${param(JSON.stringify(write.runStarts.map((run) => ({ ...run, data: db.codec.jsonField(run.data) }))), '::jsonb')})
               AS r (id uuid, "actionType" text, data jsonb, requester text, "taskId" uuid, "stepName" text,
                     attempt integer, "resolutionId" uuid, "ownerId" uuid, "ranOn" text)
            WHERE ${owned})`,
@@ -519,7 +573,7 @@ export async function writeTransition(
             resolution_id, ran_on, result, error, started_at, finished_at)
           SELECT r.id, r."actionType", 'task', r.data, r.state, r.requester, r."taskId", r."stepName", r.attempt,
                  r."resolutionId", r."ranOn", r.result, r.error, now(), now()
-            FROM jsonb_to_recordset(${param(JSON.stringify(write.runsDone.map((run) => ({ ...run, data: run.data ?? null }))), '::jsonb')})
+            FROM jsonb_to_recordset(${param(JSON.stringify(write.runsDone.map((run) => encodeRunEnd(db.codec, { ...run, data: db.codec.jsonField(run.data) }))), '::jsonb')})
               AS r (id uuid, "actionType" text, data jsonb, requester text, "taskId" uuid, "stepName" text,
                     attempt integer, "resolutionId" uuid, "ranOn" text, state text, result jsonb, error text)
            WHERE ${owned})`,
@@ -530,7 +584,7 @@ export async function writeTransition(
         `ended AS (UPDATE run SET state = r.state, result = r.result, error = r.error, exit_code = r.exit_code,
             signal = r.signal, kill_reason = r.kill_reason, dropped_lines = r.dropped_lines,
             dropped_bytes = r.dropped_bytes, finished_at = now(), instance_id = NULL, pgid = NULL
-          FROM jsonb_to_recordset(${param(JSON.stringify(write.runEnds), '::jsonb')})
+          FROM jsonb_to_recordset(${param(JSON.stringify(write.runEnds.map((run) => encodeRunEnd(db.codec, run))), '::jsonb')})
             AS r (id uuid, state text, result jsonb, error text, exit_code integer, signal text, kill_reason text,
                   dropped_lines bigint, dropped_bytes bigint)
           WHERE run.id = r.id AND ${owned})`,

@@ -1,6 +1,10 @@
 import assert from 'node:assert/strict';
-import { test } from 'node:test';
+import { after, test } from 'node:test';
 import { CHALLENGE } from '../../../src/api/auth/authenticate.ts';
+import fs from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { prepareEncryption } from '../../../src/store/crypto/encryption.ts';
 import { basic, openStream, passwordOf, usersFileWith } from '../../helpers/auth.ts';
 import { fixturePath } from '../../helpers/plugin-fixtures.ts';
 import { startTaskServer } from '../../helpers/task-server.ts';
@@ -155,6 +159,7 @@ const ACTIONS: Record<string, Action> = {
     outcomeOf(
       await call(role, 'POST', '/plugin', { name: `reg-${role}`, location: fixturePath('echo-data.sh') }),
     ),
+  'key rotate': async (role) => outcomeOf(await call(role, 'POST', '/key-rotate')),
   'plugin delete': async (role) => {
     const name = `gone-${role}`;
     const registered = await call('admin', 'POST', '/plugin', {
@@ -195,7 +200,13 @@ const EXPECTED: Record<keyof typeof ACTIONS, { allowed: Role[]; refusal?: number
   'run stream': { allowed: ['admin', 'requester'] },
   register: { allowed: ADMIN },
   'plugin delete': { allowed: ADMIN },
+  'key rotate': { allowed: ADMIN },
 };
+
+// The server's store under a key ring of its own, as `serve` opens it: the rotation is real.
+const keysDir = fs.mkdtempSync(path.join(os.tmpdir(), 'taskhost-matrix-keys-'));
+after(() => fs.rmSync(keysDir, { recursive: true, force: true }));
+server.db.store.codec = await prepareEncryption(server.db.store, path.join(keysDir, 'keys.json'));
 
 await server.request(
   'POST',

@@ -186,7 +186,7 @@ test('7: the LISTEN connection comes back after a long outage and every subscrib
   });
   const seen = collect();
   await hub.subscribe(stream, 0, seen.handlers);
-  const producer = await database.store.pool.connect();
+  const producer = Object.assign(await database.store.pool.connect(), { codec: database.store.codec });
   t.after(() => producer.release());
   await appendEvents(producer, stream, [event(1)]);
   await seen.until('event 1 through NOTIFY', (events) => events.length === 1);
@@ -239,7 +239,7 @@ test('7: live events that arrive out of order, or in a flood during a catch-up, 
   // until it commits; the catch-up that the first live event starts waits on it.
   const admin = session();
   t.after(() => admin.close());
-  const writer = await admin.pool.connect();
+  const writer = Object.assign(await admin.pool.connect(), { codec: admin.codec });
   await writer.query('BEGIN');
   await writer.query('LOCK TABLE event IN ACCESS EXCLUSIVE MODE');
   await appendEvents(writer, stream, events);

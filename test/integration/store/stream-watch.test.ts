@@ -9,7 +9,7 @@ import { until } from '../../helpers/processes.ts';
 import { createTestDatabase } from '../../helpers/store.ts';
 
 /**
- * Producers notify only the streams someone follows (stream_watch, migration 0009): a
+ * Producers notify only the streams someone follows (stream_watch, migration 0008): a
  * notifying commit holds a cluster-wide lock until it is flushed, so the others must not pay
  * for it. Notifications arrive in commit order, so once a later commit's pointer is here, an
  * earlier commit's pointer would be too.

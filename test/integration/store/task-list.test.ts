@@ -79,6 +79,7 @@ async function planOf(filter: TaskListFilter): Promise<PlanNode[]> {
       plan = result.rows[0]?.['QUERY PLAN'][0].Plan;
       return { ...result, rows: [] };
     },
+    codec: store.codec,
   } as Queryable;
   await listTasks(explaining, filter);
   return nodesOf(plan as PlanNode);

@@ -21,7 +21,7 @@ test('a connection lost between two statements of a transaction fails it with a 
       // The connection's end comes after its FATAL message: the client has had its 'error'
       // event, while no statement of this transaction was running.
       // (Not events.once: it would listen to 'error' too.)
-      await new Promise((resolve) => (db as pg.PoolClient).once('end', resolve));
+      await new Promise((resolve) => (db as unknown as pg.PoolClient).once('end', resolve));
       await db.query('SELECT 1');
       return 'committed';
     })

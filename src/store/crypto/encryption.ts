@@ -1,0 +1,111 @@
+import { TaskhostError } from '../../errors.ts';
+import type { Queryable, Store } from '../store.ts';
+import { missingKey, RingCodec } from './codec.ts';
+import { createKeyRing, readKeyRing, writeKeyRing } from './key-ring.ts';
+import { countRowsByLabel, labelsInUse, rotateKeys } from './rotate.ts';
+
+/**
+ * Encryption at rest at start, and the key ring's commands (`taskhost key add|list|remove`).
+ *
+ * At start, under an advisory lock (processes starting together take turns):
+ * - no ring file: when the database has never held encrypted data (no label recorded in
+ *   `encryption_key`), a ring of one key is created (mode 0600); otherwise the start is
+ *   refused, naming the labels the database uses;
+ * - a ring that lacks a label the database records: refused, naming it;
+ * - the ring's newest label is recorded (it is about to encrypt).
+ * Then values still in clear (a database filled before migration 0009) are converted in
+ * batches: the migration step in code, resumable like a rotation.
+ */
+
+const LOCK_KEY = 0x6b657973; // "keys"
+
+async function recordedLabels(db: Queryable): Promise<string[]> {
+  const { rows } = await db.query<{ label: string }>(
+    'SELECT label FROM encryption_key ORDER BY first_used_at',
+  );
+  return rows.map((row) => row.label);
+}
+
+/** Loads (or creates) the ring for `store`, checks it against the database, converts values in clear. */
+export async function prepareEncryption(store: Store, keysFile: string): Promise<RingCodec> {
+  const ring = await store.transaction(async (db) => {
+    await db.query('SELECT pg_advisory_xact_lock($1)', [LOCK_KEY]);
+    const recorded = await recordedLabels(db);
+    let found = readKeyRing(keysFile);
+    if (!found) {
+      if (recorded.length > 0) {
+        throw new TaskhostError(
+          'TH_KEY_MISSING',
+          `the key ring ${keysFile} does not exist, but the database holds values encrypted under key ${recorded.join(', ')}; restore the ring (encryption.keys_file, TASKHOST_KEYS_FILE)`,
+        );
+      }
+      found = createKeyRing(keysFile);
+    }
+    const lacking = recorded.filter((label) => !found.has(label));
+    if (lacking.length > 0) throw missingKey(keysFile, lacking);
+    await db.query('INSERT INTO encryption_key (label) VALUES ($1) ON CONFLICT DO NOTHING', [
+      found.newest.label,
+    ]);
+    return found;
+  });
+  const codec = new RingCodec(ring);
+  if (await labelsInUse(store, [''])) await rotateKeys(store, codec, { stale: [''] });
+  return codec;
+}
+
+/** `taskhost key add`: a new key, the newest from now on (the ring file rewritten, mode 0600). */
+export async function addKey(store: Store, codec: RingCodec): Promise<string> {
+  const ring = codec.reload().withNewKey();
+  writeKeyRing(ring);
+  await store.query('INSERT INTO encryption_key (label) VALUES ($1) ON CONFLICT DO NOTHING', [
+    ring.newest.label,
+  ]);
+  codec.reload();
+  return ring.newest.label;
+}
+
+export interface KeyUse {
+  label: string;
+  rows: number;
+  newest: boolean;
+}
+
+/** `taskhost key list`: the ring's labels, oldest first, with how many rows each encrypts. */
+export async function listKeys(store: Store, codec: RingCodec): Promise<{ keys: KeyUse[]; clear: number }> {
+  const ring = codec.reload();
+  const counts = await countRowsByLabel(store);
+  return {
+    keys: ring.keys.map((key) => ({
+      label: key.label,
+      rows: counts.get(key.label) ?? 0,
+      newest: key.label === ring.newest.label,
+    })),
+    clear: counts.get('') ?? 0,
+  };
+}
+
+/** `taskhost key remove LABEL`: refused for the newest key, and while any row uses the key. */
+export async function removeKey(store: Store, codec: RingCodec, label: string): Promise<void> {
+  const ring = codec.reload();
+  if (!ring.has(label)) {
+    throw new TaskhostError('TH_KEY_NOT_FOUND', `the key ring ${ring.file} has no key ${label}`);
+  }
+  if (ring.newest.label === label) {
+    throw new TaskhostError(
+      'TH_KEY_IN_USE',
+      `key ${label} is the newest: it encrypts new values; add a key and rotate before removing it`,
+    );
+  }
+  await store.transaction(async (db) => {
+    await db.query('SELECT pg_advisory_xact_lock($1)', [LOCK_KEY]);
+    if (await labelsInUse(db, [label])) {
+      throw new TaskhostError(
+        'TH_KEY_IN_USE',
+        `key ${label} still encrypts stored values; rotate (taskhost key rotate) before removing it`,
+      );
+    }
+    await db.query('DELETE FROM encryption_key WHERE label = $1', [label]);
+    writeKeyRing(ring.without(label));
+  });
+  codec.reload();
+}
