@@ -1,3 +1,4 @@
+import { suiteCodec } from './store.ts';
 import { execFile } from 'node:child_process';
 import fs from 'node:fs';
 import os from 'node:os';
@@ -69,6 +70,7 @@ export async function startOwnCluster(t: TestContext): Promise<OwnCluster> {
       ]),
     store: () => {
       const store = new Store({ ...cluster.connection, database: 'taskhost' });
+      store.codec = suiteCodec();
       stores.push(store);
       return store;
     },

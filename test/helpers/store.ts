@@ -1,5 +1,7 @@
 import { randomBytes } from 'node:crypto';
 import { after } from 'node:test';
+import { PLAINTEXT_CODEC, RingCodec, type ValueCodec } from '../../src/store/crypto/codec.ts';
+import { createKeyRing } from '../../src/store/crypto/key-ring.ts';
 import { Store } from '../../src/store/store.ts';
 
 /** The migrated database every test database is cloned from (made by test/run.ts). */
@@ -16,6 +18,16 @@ export interface TestDatabase {
   /** A DATABASE_URL for this database, for spawned `taskhost` processes. */
   url: string;
   name: string;
+}
+
+/**
+ * The codec of the suite's key ring (test/run.ts), the one every spawned taskhost encrypts
+ * with: a test store reads and writes values as `serve` and the CLI do (raw SQL reads of an
+ * encrypted column decode with it: `store.codec.readText`, `readJson`).
+ */
+export function suiteCodec(): ValueCodec {
+  const keysFile = process.env.TASKHOST_TEST_KEYS_FILE;
+  return keysFile ? new RingCodec(createKeyRing(keysFile)) : PLAINTEXT_CODEC;
 }
 
 const admin = (): Store =>
@@ -37,6 +49,7 @@ export async function createTestDatabase(): Promise<TestDatabase> {
     database: name,
     application_name: 'taskhost/test',
   });
+  store.codec = suiteCodec();
   after(async () => {
     await store.close();
     const cleanup = admin();

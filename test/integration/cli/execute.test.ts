@@ -1,3 +1,4 @@
+import { getRun } from '../../../src/store/queries/runs.ts';
 import { before, test } from 'node:test';
 import assert from 'node:assert/strict';
 import fs from 'node:fs';
@@ -66,9 +67,9 @@ function taskLines(result: CliResult, prefix: string): string[] {
 }
 
 async function storedRun(id: string): Promise<Record<string, unknown>> {
-  const { rows } = await database.store.query('SELECT * FROM run WHERE id = $1', [id]);
-  assert.equal(rows.length, 1, `run ${id} is stored`);
-  return rows[0] as Record<string, unknown>;
+  const run = await getRun(database.store, id);
+  assert.ok(run, `run ${id} is stored`);
+  return run as unknown as Record<string, unknown>;
 }
 
 async function storedEvents(id: string): Promise<EventRow[]> {
@@ -81,7 +82,7 @@ async function storedEvents(id: string): Promise<EventRow[]> {
     rows.map((_, index) => index + 1),
     'event seq runs 1, 2, 3... without gaps',
   );
-  return rows;
+  return rows.map((row) => ({ ...row, line: database.store.codec.readText(row.line) }));
 }
 
 async function countRuns(plugin: string): Promise<number> {

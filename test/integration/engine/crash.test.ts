@@ -143,5 +143,8 @@ test('crash before the plugin group was recorded: the next start finds the plugi
     [taskId],
   );
   assert.equal(rows[0]?.state, 'SERVER_ERROR');
-  assert.match(rows[0]?.error ?? '', /^taskhost process died; its plugin was still running/);
+  assert.match(
+    database.store.codec.readText(rows[0]?.error ?? ''),
+    /^taskhost process died; its plugin was still running/,
+  );
 });

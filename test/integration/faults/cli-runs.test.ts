@@ -3,7 +3,7 @@ import { spawn } from 'node:child_process';
 import fs from 'node:fs';
 import path from 'node:path';
 import { before, test } from 'node:test';
-import type { RunRow } from '../../../src/store/queries/runs.ts';
+import { getRun, runFromRow, type RunRow } from '../../../src/store/queries/runs.ts';
 import {
   assertExit,
   assertOneLineError,
@@ -50,9 +50,17 @@ async function runsOf(plugin: string): Promise<RunRow[]> {
 }
 
 async function runById(id: string): Promise<RunRow> {
-  const { rows } = await database.store.query<RunRow>('SELECT * FROM run WHERE id = $1', [id]);
-  assert.ok(rows[0], `run ${id} is stored`);
-  return rows[0];
+  const run = await getRun(database.store, id);
+  assert.ok(run, `run ${id} is stored`);
+  return run;
+}
+
+/** The run of an orphan plugin given `pidfile` (its data is encrypted at rest: matched once read back). */
+async function runOfPidfile(pidfile: string): Promise<RunRow | undefined> {
+  const { rows } = await database.store.query<RunRow>(`SELECT * FROM run WHERE plugin_name = 'orphan'`);
+  return rows
+    .map((row) => runFromRow(database.store.codec, row))
+    .find((row) => (row.data as { pidfile?: string } | null)?.pidfile === pidfile);
 }
 
 /** The pids ("<plugin> <grandchild>") an orphan-ignores-term run wrote. */
@@ -141,9 +149,7 @@ test('4: a second Ctrl-C SIGKILLs a plugin that ignores SIGTERM, records the run
   assert.equal(result.exitCode, 130, String(result.stderr));
   assert.equal(isAlive(plugin), false, 'the SIGTERM-proof plugin was killed before taskhost left');
   assert.equal(isAlive(grandchild), false, 'and its grandchild');
-  const [run] = await database.store
-    .query<RunRow>(`SELECT * FROM run WHERE plugin_name = 'orphan' AND data->>'pidfile' = $1`, [pidfile])
-    .then((answer) => answer.rows);
+  const run = await runOfPidfile(pidfile);
   assert.ok(run);
   assert.equal(run.state, 'SERVER_ERROR');
   assert.equal(run.kill_reason, 'cancelled');
@@ -177,9 +183,7 @@ test('4: SIGTERM to the server kills its running plugins and records their runs 
 test('5: after a SIGKILLed taskhost, the next command kills the plugin it left and marks the run failed', async (t) => {
   const pidfile = path.join(tempDir(t), 'pids');
   const { child, plugin, grandchild } = await startOrphan(pidfile);
-  const [running] = await database.store
-    .query<RunRow>(`SELECT * FROM run WHERE data->>'pidfile' = $1`, [pidfile])
-    .then((answer) => answer.rows);
+  const running = await runOfPidfile(pidfile);
   assert.ok(running);
   // The run's process group reaches the row while the plugin runs.
   await waitForRow(running.id, (row) => row.pgid === plugin);

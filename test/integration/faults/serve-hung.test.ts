@@ -155,7 +155,7 @@ async function outcome(id: string): Promise<Outcome> {
     task: task.task,
     resolution: task.resolution,
     instance: task.instance,
-    steps,
+    steps: steps.map((step) => ({ ...step, output: database.store.codec.readJson(step.output) })),
     runs,
     lastSeq: Number(task.last_seq),
     lastEvent: { type: events[0]?.type ?? '', state: events[0]?.state ?? null },

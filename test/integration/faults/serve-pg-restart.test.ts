@@ -241,7 +241,13 @@ steps:
     }>('SELECT seq, type, step, line, state FROM event WHERE stream_id = $1 ORDER BY seq', [watched]);
     assert.deepEqual(
       received.map((event) => [event.seq, event.type, event.step, event.line, event.state]),
-      stored.map((event) => [Number(event.seq), event.type, event.step, event.line, event.state]),
+      stored.map((event) => [
+        Number(event.seq),
+        event.type,
+        event.step,
+        store.codec.readText(event.line),
+        event.state,
+      ]),
       'the subscriber got the stored log of the task, all of it',
     );
 
@@ -255,16 +261,33 @@ steps:
       ids.map(() => [1, 'DONE']),
       'each plugin step ran once, to DONE',
     );
-    const { rows: logs } = await store.query<{ id: string; ticks: number; lines: string[]; seqs: string[] }>(
-      `SELECT t.id, (s.output ->> 'ticks')::int AS ticks,
-              array_agg(e.line ORDER BY e.seq) FILTER (WHERE e.line LIKE 'tick %') AS lines,
-              array_agg(e.seq ORDER BY e.seq) AS seqs
+    // Outputs and lines are encrypted at rest: read back through the codec, then grouped.
+    const { rows: tickRows } = await store.query<{
+      id: string;
+      output: unknown;
+      line: string | null;
+      seq: string;
+    }>(
+      `SELECT t.id, s.output, e.line, e.seq
          FROM task t JOIN resolution r ON r.task_id = t.id
          JOIN resolution_step s ON s.resolution_id = r.id AND s.name = 'tick'
          JOIN event e ON e.stream_id = t.id
-        WHERE t.id = ANY($1::uuid[]) GROUP BY t.id, s.output`,
+        WHERE t.id = ANY($1::uuid[]) ORDER BY t.id, e.seq`,
       [ids],
     );
+    const byTask = new Map<string, { id: string; ticks: number; lines: string[]; seqs: string[] }>();
+    for (const row of tickRows) {
+      let log = byTask.get(row.id);
+      if (!log) {
+        const output = store.codec.readJson<{ ticks?: number } | null>(row.output);
+        log = { id: row.id, ticks: Number(output?.ticks ?? 0), lines: [], seqs: [] };
+        byTask.set(row.id, log);
+      }
+      const line = store.codec.readText(row.line);
+      if (line?.startsWith('tick ')) log.lines.push(line);
+      log.seqs.push(row.seq);
+    }
+    const logs = [...byTask.values()];
     assert.equal(logs.length, TASKS);
     for (const log of logs) {
       assert.ok(log.ticks > 0, `task ${log.id} ticked`);
