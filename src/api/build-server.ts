@@ -1,3 +1,4 @@
+import { maskerOf } from '../engine/secrets.ts';
 import helmet from '@fastify/helmet';
 import swagger from '@fastify/swagger';
 import websocket from '@fastify/websocket';
@@ -38,9 +39,7 @@ const READ_METHODS: ReadonlySet<string> = new Set(['GET', 'HEAD', 'OPTIONS']);
  */
 export async function buildServer(deps: ServerDeps): Promise<FastifyInstance> {
   const app = Fastify({
-    logger: deps.logStream
-      ? { level: deps.config.logLevel, stream: deps.logStream }
-      : { level: deps.config.logLevel },
+    logger: { level: deps.config.logLevel, stream: logDestination(deps) },
     ajv: { customOptions: { allErrors: true, coerceTypes: 'array', removeAdditional: false } },
     // A caller's X-Request-Id is kept (a proxy's, to follow one request across systems);
     // otherwise fastify numbers them. Every log line of the request carries it as reqId.
@@ -132,6 +131,18 @@ export async function buildServer(deps: ServerDeps): Promise<FastifyInstance> {
   meRoutes(app, deps);
   await uiRoutes(app, { basePath: deps.config.basePath });
   return app;
+}
+
+/**
+ * Where the log lines go (`logStream`, else stdout), each with the secret `config` values
+ * concealed as `***` (in their JSON-escaped form too: pino writes JSON lines).
+ */
+function logDestination(deps: ServerDeps): { write: (line: string) => void } {
+  const target = deps.logStream ?? process.stdout;
+  const secrets = deps.secrets ?? [];
+  if (secrets.length === 0) return target;
+  const mask = maskerOf([...secrets, ...secrets.map((text) => JSON.stringify(text).slice(1, -1))]);
+  return { write: (line: string) => target.write(mask(line)) };
 }
 
 /** `url` without `prefix` when it starts with it (`/ops/task?x` → `/task?x`, `/ops` → `/`). */

@@ -59,4 +59,6 @@ export interface ServerDeps {
   authModes?: AuthModes;
   /** Where the server's log (pino JSON lines) goes; stdout when absent. */
   logStream?: NodeJS.WritableStream;
+  /** Values of `config` items marked `secret`: concealed as `***` in every log line. */
+  secrets?: readonly string[];
 }

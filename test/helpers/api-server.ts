@@ -67,6 +67,8 @@ export async function startTestServer(
   overrides: Partial<ServerConfig> = {},
   extra: {
     logStream?: NodeJS.WritableStream;
+    /** Secret config values the server's log conceals. */
+    secrets?: string[];
     /** The templates the server offers, loaded once its database exists (plugins registered first). */
     templates?: (store: Store) => Promise<TemplateCatalog>;
     metrics?: ServerMetrics;
@@ -88,6 +90,7 @@ export async function startTestServer(
     hub,
     config,
     logStream: extra.logStream,
+    secrets: extra.secrets,
     metrics: extra.metrics,
     templates: extra.templates ? await extra.templates(db.store) : undefined,
     security: extra.security ? { ...DEFAULT_SECURITY, ...extra.security } : undefined,

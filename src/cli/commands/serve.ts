@@ -126,6 +126,7 @@ export async function serve(flags: ServeFlags, command: Command): Promise<number
       templates: catalog,
       security,
       authModes,
+      secrets: settings.secrets,
       config: {
         ...DEFAULT_SERVER_CONFIG,
         outputCapBytes,

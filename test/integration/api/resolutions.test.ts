@@ -191,7 +191,7 @@ async function comments(taskId: string): Promise<{ username: string; content: st
     'SELECT username, content FROM comment WHERE task_id = $1 ORDER BY created_at',
     [taskId],
   );
-  return rows;
+  return rows.map((row) => ({ ...row, content: store.codec.readText(row.content) }));
 }
 
 /** The task events stored after `since`, as {type, step, state, resolution_state}. */

@@ -184,7 +184,7 @@ steps:
       [2, 'DONE'],
     ],
   );
-  assert.match(rows[0]?.error ?? '', /stopped heartbeating/);
+  assert.match(store.codec.readText(rows[0]?.error ?? ''), /stopped heartbeating/);
   const gone = await store.query('SELECT 1 FROM instance WHERE id = $1', [dead.id]);
   assert.equal(gone.rows.length, 0);
 });

@@ -3,7 +3,7 @@ import fs from 'node:fs';
 import path from 'node:path';
 import { PassThrough } from 'node:stream';
 import { test } from 'node:test';
-import type { RunRow } from '../../../src/store/queries/runs.ts';
+import { runFromRow, type RunRow } from '../../../src/store/queries/runs.ts';
 import { startTestServer } from '../../helpers/api-server.ts';
 import { isAlive, tempDir, waitForFile } from '../../helpers/plugin-fixtures.ts';
 
@@ -34,7 +34,7 @@ test('6: closing the server during an async batch cancels the running item and r
 
   const ids = started.body.runs.map((run) => run.run_id);
   const { rows } = await server.db.store.query<RunRow>('SELECT * FROM run WHERE id = ANY($1::uuid[])', [ids]);
-  const byId = new Map(rows.map((row) => [row.id, row]));
+  const byId = new Map(rows.map((row) => [row.id, runFromRow(server.db.store.codec, row)]));
   const first = byId.get(ids[0] as string);
   assert.equal(first?.state, 'SERVER_ERROR');
   assert.equal(first?.error, 'run cancelled: the server is stopping');

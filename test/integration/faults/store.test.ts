@@ -172,6 +172,7 @@ test('2: an event insert killed under a running plugin is retried; the run ends 
 
 test('7: the LISTEN connection comes back after a long outage and every subscriber reads what it missed', async (t) => {
   const consumerStore = new Store({ ...connection(database), application_name: 'taskhost-test/consumer' });
+  consumerStore.codec = database.store.codec;
   t.after(() => consumerStore.close());
   const hub = new EventHub(consumerStore);
   const stream = randomUUID();
