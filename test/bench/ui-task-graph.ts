@@ -74,10 +74,17 @@ export async function runUiTaskGraph(options: { rounds?: number } = {}): Promise
     const page = await context.newPage();
     const started = performance.now();
     await page.goto(`${server.url}/ui/tasks/${task.id}`);
-    // An expression, evaluated in the page: every step drawn with its state as text.
+    // A function, run in the page (the dashboard's content security policy refuses eval of an
+    // expression string): every step drawn with its state as text.
     await page.waitForFunction(
-      `document.querySelectorAll('.step-graph [data-step]:not([data-state=""]) .step-sub').length === ${steps}`,
-      null,
+      (count) =>
+        (
+          globalThis as unknown as {
+            document: { querySelectorAll: (selector: string) => { length: number } };
+          }
+        ).document.querySelectorAll('.step-graph [data-step]:not([data-state=""]) .step-sub').length ===
+        count,
+      steps,
       { polling: 'raf', timeout: 60_000 },
     );
     const elapsed = performance.now() - started;
