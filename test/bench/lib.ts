@@ -202,10 +202,14 @@ export function runIfMain(moduleUrl: string, main: () => Promise<BenchResult>): 
 // ---------------------------------------------------------------------------------------
 // Temporary directories
 
-/** A temporary directory, world-traversable (the embedded postmaster runs as `postgres` under root). */
+/**
+ * A temporary directory, world-traversable (the embedded postmaster runs as `postgres` under
+ * root), removed by the final cleanup (after what was started later, so a cluster stops first).
+ */
 export function tempDir(prefix: string): string {
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), `taskhost-bench-${prefix}-`));
   fs.chmodSync(dir, 0o755);
+  onCleanup(async () => removeDir(dir));
   return dir;
 }
 
