@@ -46,5 +46,6 @@ test('a resolution retries at the smallest delay among its retriable steps, or i
     { retry_pattern: 'minutes', try_count: 3 },
     { retry_pattern: 'seconds', try_count: 25 },
   ]);
-  assert.deepEqual([goDuration(smallest), goDuration(resolutionRetryDelayMs([]))], ['4m48s', '1h0m0s']);
+  const written = { smallest: goDuration(smallest), none: goDuration(resolutionRetryDelayMs([])) };
+  assert.deepEqual(written, { smallest: '4m48s', none: '1h0m0s' });
 });
