@@ -14,7 +14,7 @@ import { BUILTIN_ACTIONS } from '../../plugins/builtins.ts';
 import { listPlugins } from '../../store/queries/plugins.ts';
 import { loadSteps } from '../../store/queries/tasks.ts';
 import type { CheckOptions } from '../../template/validate.ts';
-import { callerOf } from '../identity.ts';
+import { callerOf, type Caller } from '../identity.ts';
 import { requireAdmin, resolutionWithRight, taskWithRight } from '../task-access.ts';
 import type { ServerDeps } from '../services.ts';
 import { TemplateCatalog } from '../template-catalog.ts';
@@ -49,6 +49,16 @@ async function loadResolutionDocument(deps: ServerDeps, id: string): Promise<Res
  */
 export function resolutionRoutes(app: FastifyInstance, deps: ServerDeps): void {
   const catalog = deps.templates ?? TemplateCatalog.empty();
+  /** The resolution `id`, if `caller` may resolve it (µTask's resolution managers); else 403 naming `action`. */
+  const managed = (caller: Caller, id: string, action: string) =>
+    resolutionWithRight(
+      deps.store,
+      catalog,
+      caller,
+      id,
+      'resolve',
+      `you are not allowed to ${action} resolution ${id}`,
+    );
 
   /** What a step definition may use: builtins, the registered plugins, the server's functions. */
   const stepChecks = async (): Promise<CheckOptions> => {
@@ -217,14 +227,7 @@ export function resolutionRoutes(app: FastifyInstance, deps: ServerDeps): void {
     },
     async (request, reply) => {
       const { id } = request.params as { id: string };
-      await resolutionWithRight(
-        deps.store,
-        catalog,
-        callerOf(request),
-        id,
-        'resolve',
-        `you are not allowed to run resolution ${id}`,
-      );
+      await managed(callerOf(request), id, 'run');
       await requestRun(deps.store, id);
       return reply.status(204).send();
     },
@@ -257,16 +260,9 @@ export function resolutionRoutes(app: FastifyInstance, deps: ServerDeps): void {
       const { id } = request.params as { id: string };
       const { force } = request.query as { force: boolean };
       const caller = callerOf(request);
-      await resolutionWithRight(
-        deps.store,
-        catalog,
-        caller,
-        id,
-        'resolve',
-        `you are not allowed to pause resolution ${id}`,
-      );
+      await managed(caller, id, 'pause');
       if (force) requireAdmin(caller, 'only admins force a pause');
-      await pauseResolution(deps.store, id, { force, by: callerOf(request).username });
+      await pauseResolution(deps.store, id, { force, by: caller.username });
       return reply.status(204).send();
     },
   );
@@ -285,14 +281,7 @@ export function resolutionRoutes(app: FastifyInstance, deps: ServerDeps): void {
     async (request, reply) => {
       const { id } = request.params as { id: string };
       const caller = callerOf(request);
-      await resolutionWithRight(
-        deps.store,
-        catalog,
-        caller,
-        id,
-        'resolve',
-        `you are not allowed to extend resolution ${id}`,
-      );
+      await managed(caller, id, 'extend');
       await extendResolution(deps.store, id, { by: caller.username });
       return reply.status(204).send();
     },
@@ -310,14 +299,7 @@ export function resolutionRoutes(app: FastifyInstance, deps: ServerDeps): void {
     },
     async (request, reply) => {
       const { id } = request.params as { id: string };
-      const resolution = await resolutionWithRight(
-        deps.store,
-        catalog,
-        callerOf(request),
-        id,
-        'resolve',
-        `you are not allowed to cancel resolution ${id}`,
-      );
+      const resolution = await managed(callerOf(request), id, 'cancel');
       await cancelTask(deps.store, resolution.task_id);
       return reply.status(204).send();
     },
