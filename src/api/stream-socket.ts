@@ -38,13 +38,26 @@ export const sinceQuery = {
   properties: { since: { type: 'integer', minimum: 0, default: 0 } },
 } as const;
 
+type Snapshot = Awaited<ReturnType<StreamSource['snapshot']>>;
+
+/** The snapshot read by the check, sent by serveStream: a large task's document is read once. */
+const checkedSnapshots = new WeakMap<FastifyRequest, Snapshot>();
+
 /**
  * Checks a stream request before the upgrade, so an unknown document is a plain 404 (thrown by
  * `snapshot`) and a `since` past the last event a 400, not a socket that closes or one that
- * would wait for events already sent.
+ * would wait for events already sent. The snapshot it read is the one the socket gets first
+ * (whatever is stored after it comes as events: the subscription starts at `since`).
  */
-export async function checkStreamRequest(source: StreamSource, since: number, noun: string): Promise<void> {
-  const { final, lastSeq } = await source.snapshot();
+export async function checkStreamRequest(
+  request: FastifyRequest,
+  source: StreamSource,
+  since: number,
+  noun: string,
+): Promise<void> {
+  const snapshot = await source.snapshot();
+  checkedSnapshots.set(request, snapshot);
+  const { final, lastSeq } = snapshot;
   if (final) return; // the snapshot, then (the replay and) a normal close
   if (since > lastSeq) {
     throw new TaskhostError(
@@ -105,7 +118,8 @@ export async function serveStream(
   pinger.unref();
 
   try {
-    const { message, final, lastSeq } = await source.snapshot();
+    const { message, final, lastSeq } = checkedSnapshots.get(request) ?? (await source.snapshot());
+    checkedSnapshots.delete(request);
     socket.send(JSON.stringify(message));
     if (final && since >= lastSeq) {
       close(CLOSE_NORMAL, source.endReason);

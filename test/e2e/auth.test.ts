@@ -11,6 +11,14 @@ import { assertNoProblems, launchBrowser, openPage, startUiServer } from '../hel
 
 const browser = await launchBrowser();
 
+const GUARDED_BY_GROUP = `name: ui-ops
+description: resolved by the ops group
+allowed_resolver_groups: [ops]
+steps:
+  say:
+    action: {type: echo, configuration: {output: {text: hi}}}
+`;
+
 const MANUAL = `name: ui-guarded
 description: waits for a resolver
 steps:
@@ -53,4 +61,37 @@ test('under basic auth, a watcher sees the task but no action it would be refuse
   };
   assert.deepEqual(await actionsOf('eve'), [], 'a watcher: no action offered');
   assert.deepEqual(await actionsOf('alice'), ['Run', 'Pause', 'Cancel', "Won't fix", 'Add comment']);
+});
+
+test('behind a proxy that sets the trusted header: the page, its calls and its stream are the proxied user', async (t) => {
+  const server = await startUiServer(t, {
+    templates: { 'ui-ops.yaml': GUARDED_BY_GROUP },
+    config:
+      'auth:\n  trusted_header: x-remote-user\n  trusted_groups_header: x-remote-groups\n  trusted_proxies: [127.0.0.1/32]\n',
+  });
+  const as = (user: string, groups: string) => ({ 'x-remote-user': user, 'x-remote-groups': groups });
+  const created = await fetch(`${server.url}/task`, {
+    method: 'POST',
+    headers: { 'content-type': 'application/json', ...as('rex', 'sales') },
+    body: JSON.stringify({ template_name: 'ui-ops', input: {} }),
+  });
+  assert.equal(created.status, 201);
+  const { id } = (await created.json()) as { id: string };
+
+  // No header: no identity, the page is refused like every other route (a basic-auth
+  // challenge, which a browser without credentials gives up on).
+  const anonymous = await openPage(browser, t);
+  await assert.rejects(anonymous.page.goto(`${server.url}/ui/tasks/${id}`), /ERR_INVALID_AUTH_CREDENTIALS/);
+
+  // rita of ops, as the proxy says: she is named, she may run the task, and its stream (a
+  // WebSocket upgrade carrying the same header) goes live and follows the run to its end.
+  const tested = await openPage(browser, t, { extraHTTPHeaders: as('rita', 'ops') });
+  const { page } = tested;
+  await page.goto(`${server.url}/ui/tasks/${id}`);
+  await page.locator('.me strong', { hasText: 'rita' }).waitFor();
+  const run = page.locator('[aria-label="Task actions"] button', { hasText: 'Run' });
+  await run.click();
+  await page.locator('.step-graph [data-step="say"][data-state="DONE"]').waitFor();
+  await page.locator('h1 .state[data-state="DONE"]').waitFor();
+  assertNoProblems(tested);
 });

@@ -87,7 +87,8 @@ export interface UiServer extends ServeProcess {
 
 /**
  * `taskhost serve` in a fresh project: `plugins` (name → fixture of test/fixtures/plugins/) in
- * its tasks/, `templates` (file → YAML) in its templates/, its own database. Stopped (SIGTERM)
+ * its tasks/, `templates` (file → YAML) in its templates/, `config` as its taskhost.yaml, its
+ * own database. Stopped (SIGTERM)
  * after the test.
  */
 export async function startUiServer(
@@ -98,6 +99,8 @@ export async function startUiServer(
     args?: string[];
     /** More environment for the server (TASKHOST_USERS_FILE, TASKHOST_ADMINS...). */
     env?: Record<string, string>;
+    /** The project's taskhost.yaml. */
+    config?: string;
   } = {},
 ): Promise<UiServer> {
   const dir = tempDir(t);
@@ -110,6 +113,7 @@ export async function startUiServer(
   for (const [file, yaml] of Object.entries(setup.templates ?? {})) {
     fs.writeFileSync(path.join(dir, 'templates', file), yaml);
   }
+  if (setup.config !== undefined) fs.writeFileSync(path.join(dir, 'taskhost.yaml'), setup.config);
   const database = await createTestDatabase();
   const server = await startServe(setup.args ?? [], {
     cwd: dir,

@@ -61,7 +61,7 @@ export function streamRoutes(app: FastifyInstance, deps: ServerDeps): void {
         const { since } = request.query as { since: number };
         // The right of GET /run/:id, checked before the upgrade (a refusal is a plain 403).
         await runWithRight(deps.store, catalog, callerOf(request), id);
-        await checkStreamRequest(runSource(deps, id), since, 'run');
+        await checkStreamRequest(request, runSource(deps, id), since, 'run');
       },
     },
     async (socket: WebSocket, request) => {

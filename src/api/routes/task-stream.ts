@@ -76,7 +76,7 @@ export function taskStreamRoutes(app: FastifyInstance, deps: ServerDeps): void {
         const { since } = request.query as { since: number };
         // The right of GET /task/:id, checked before the upgrade (a refusal is a plain 403).
         await taskWithRight(deps.store, catalog, callerOf(request), id, 'see', `can't display task ${id}`);
-        await checkStreamRequest(taskSource(deps, id), since, 'task');
+        await checkStreamRequest(request, taskSource(deps, id), since, 'task');
       },
     },
     async (socket: WebSocket, request) => {

@@ -228,7 +228,15 @@ export function TaskPage(props: { id: string; route: Route; me: Caller | null })
   );
   const refreshResolution = useDebounced(() => resolution.reload(), 250);
 
+  // The stream opens once the resolution is read: a large task's snapshot and replayed events
+  // would otherwise hold the page's thread while the graph waits for its steps.
+  const resolutionSettled =
+    rights.error !== undefined ||
+    resolution.error !== undefined ||
+    (rights.value !== undefined &&
+      (rights.value.resolution_id === null || resolution.value?.id === rights.value.resolution_id));
   useEffect(() => {
+    if (!resolutionSettled) return;
     converters.current = new Map();
     setLogs({});
     const stream = followStream<Task>(`task/${segment(id)}/stream`, (message) => message.task as Task, {
@@ -276,7 +284,7 @@ export function TaskPage(props: { id: string; route: Route; me: Caller | null })
       },
     });
     return () => stream.close();
-  }, [id, round]);
+  }, [id, round, resolutionSettled]);
 
   if (failure) {
     return html`<section>
