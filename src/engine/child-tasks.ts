@@ -279,18 +279,21 @@ export function batchAction(services: ChildTaskServices): ActionRunner {
   };
 }
 
+/** Whether a child task's new state wakes its parent (ended, or blocked for a human). */
+export function parentToWake(task: TaskRow, taskState: string): boolean {
+  return (
+    Boolean(task.parent_task_id) &&
+    [TaskState.DONE, TaskState.BLOCKED, TaskState.CANCELLED, TaskState.WONTFIX].includes(taskState as 'DONE')
+  );
+}
+
 /**
  * In the transaction that settles a task: when it has a parent and is over (or blocked),
  * the parent's resolution is due now (µTask's wakeParentTask, but stored with the child's
  * end, so that a crash between the two cannot leave the parent waiting for good).
  */
 export async function wakeParent(db: Queryable, task: TaskRow, taskState: string): Promise<void> {
-  if (!task.parent_task_id) return;
-  if (
-    ![TaskState.DONE, TaskState.BLOCKED, TaskState.CANCELLED, TaskState.WONTFIX].includes(taskState as 'DONE')
-  ) {
-    return;
-  }
+  if (!parentToWake(task, taskState)) return;
   // Whatever the parent's state, even RUNNING (its run then keeps the wake-up: resolver.ts
   // settle), unless it is over.
   await db.query(

@@ -1,14 +1,13 @@
 import { randomUUID } from 'node:crypto';
-import { insertInstance, instanceName } from '../store/queries/instances.ts';
+import { instanceName } from '../store/queries/instances.ts';
 import {
   crashResolution,
-  getTask,
-  loadSteps,
-  lockResolution,
-  settleResolution,
   updateResolution,
   updateTask,
+  claimResolution,
+  type ResolutionEnd,
   type StepRunStart,
+  type TaskEnd,
   type NewTaskEvent,
   type StepRunEnd,
   type ResolutionRow,
@@ -22,7 +21,7 @@ import { createEvalCache, renderJson, renderValue } from '../template/render.ts'
 import type { Step } from '../template/types.ts';
 import { isTaskhostError, TaskhostError } from '../errors.ts';
 import type { ActionRunner } from './actions/types.ts';
-import { wakeParent } from './child-tasks.ts';
+import { parentToWake, wakeParent } from './child-tasks.ts';
 import { executeStep, maskExecuted, type Executed, type StepEnvironment } from './execute-step.ts';
 import { availableSteps, buildTree, pruneSteps, type StepTree, type Steps } from './graph-state.ts';
 import { newStepRow, rowOf, type LiveStep } from './live-step.ts';
@@ -91,9 +90,17 @@ class Resolution {
   readonly executed = new Set<string>();
   private readonly dirty = new Set<string>();
   private readonly removed = new Set<string>();
+  /** Each step's state as its last event (staged or committed) says. */
   private readonly committedState = new Map<string, string>();
-  /** RUNNING events of pure steps, committed with their end. */
-  private readonly passedRunning: NewTaskEvent[] = [];
+  /** Step events in the order they happened, for the next commit (a pure step's RUNNING among them). */
+  private readonly stagedEvents: NewTaskEvent[] = [];
+  /** Steps whose state change the next commit tells `onStepState` of. */
+  private readonly stagedTold: LiveStep[] = [];
+  /** Runs that ended (or started and ended: pure steps), for the next commit. */
+  private readonly endedRuns: { ends: StepRunEnd[]; done: (StepRunStart & StepRunEnd)[] } = {
+    ends: [],
+    done: [],
+  };
   private readonly completions: { name: string; executed: Executed }[] = [];
   private wake: (() => void) | null = null;
   private inflight = 0;
@@ -212,51 +219,71 @@ class Resolution {
     };
   }
 
+  /** Turns the state changes made so far into events, in order, for the next commit. */
+  private stageEvents(): void {
+    for (const name of this.dirty) {
+      const step = this.steps.get(name);
+      if (!step || this.committedState.get(name) === step.state) continue;
+      this.committedState.set(name, step.state);
+      this.stagedEvents.push({
+        type: 'step',
+        step: name,
+        state: step.state,
+        data: step.error ? { error: step.error } : null,
+      });
+      this.stagedTold.push(step);
+    }
+  }
+
+  /** Whether a state change, a row or a run waits for a commit. */
+  private pendingWrites(): boolean {
+    return (
+      this.dirty.size > 0 ||
+      this.removed.size > 0 ||
+      this.stagedEvents.length > 0 ||
+      this.endedRuns.ends.length > 0 ||
+      this.endedRuns.done.length > 0
+    );
+  }
+
   /**
    * Commits every changed step (and an event for each state change), with the runs that
-   * start and end: one statement (TaskLog.commit). With `alongside`, a transaction with
-   * those statements too (the rarer transitions: claim, crash recovery, settle).
+   * start and the runs that ended: one statement (TaskLog.commit), the run's settle too when
+   * `settle` is given. With `alongside`, a transaction with those statements too (the rarer
+   * transitions: crash recovery, a parent to wake). Resolves with the next_retry a settle kept.
    */
   async commit(
     events: NewTaskEvent[] = [],
     alongside?: (db: Queryable) => Promise<void>,
-    runs: {
-      starts?: StepRunStart[];
-      ends?: StepRunEnd[];
-      done?: (StepRunStart & StepRunEnd)[];
-    } = {},
-  ): Promise<void> {
+    starts: StepRunStart[] = [],
+    settle?: { task: TaskEnd; resolution: ResolutionEnd },
+  ): Promise<Date | null> {
+    this.stageEvents();
     const changed = [...this.dirty].map((name) => this.steps.get(name)).filter((step) => step !== undefined);
     const removed = [...this.removed];
     this.dirty.clear();
     this.removed.clear();
-    const stepEvents: NewTaskEvent[] = this.passedRunning.splice(0, this.passedRunning.length);
-    const told: LiveStep[] = [];
-    for (const step of changed) {
-      if (this.committedState.get(step.name) === step.state) continue;
-      this.committedState.set(step.name, step.state);
-      stepEvents.push({
-        type: 'step',
-        step: step.name,
-        state: step.state,
-        data: step.error ? { error: step.error } : null,
-      });
-      told.push(step);
-    }
+    const stepEvents = this.stagedEvents.splice(0, this.stagedEvents.length);
+    const told = this.stagedTold.splice(0, this.stagedTold.length);
+    const ends = this.endedRuns.ends.splice(0, this.endedRuns.ends.length);
+    const done = this.endedRuns.done.splice(0, this.endedRuns.done.length);
     for (const name of removed) this.committedState.delete(name);
-    await this.log.commit(
+    const nextRetry = await this.log.commit(
       [...stepEvents, ...events],
       {
         resolutionId: this.row.id,
         steps: changed.map(rowOf),
         removed,
-        runStarts: runs.starts ?? [],
-        runEnds: runs.ends ?? [],
-        runsDone: runs.done ?? [],
+        runStarts: starts,
+        runEnds: ends,
+        runsDone: done,
+        task: settle?.task,
+        resolutionEnd: settle?.resolution,
       },
       alongside,
     );
     for (const step of told) this.services.onStepState?.(step.name, step.state, step.error);
+    return nextRetry;
   }
 
   /** Creates a foreach step's children (µTask expandStep). */
@@ -348,6 +375,8 @@ class Resolution {
    */
   private async runAvailable(modified: Set<string>, expanded: string[] = []): Promise<void> {
     if (this.abort.signal.aborted) return;
+    // What changed before (a step's end) comes first in the log, before the steps it starts.
+    this.stageEvents();
     const available = availableSteps(this.steps, this.tree, modified, this.executed, expanded);
     const preModified = new Set<string>();
     const setter = this.modifiedSetter(preModified);
@@ -410,13 +439,19 @@ class Resolution {
     for (const step of pure) {
       this.dirty.delete(step.name);
       this.committedState.set(step.name, StepState.RUNNING);
-      this.passedRunning.push({ type: 'step', step: step.name, state: StepState.RUNNING });
+      this.stagedEvents.push({ type: 'step', step: step.name, state: StepState.RUNNING });
     }
     const committed = starting.filter((step) => !pure.includes(step));
     if (available.length > 0) {
       pruneSteps(this.steps, this.tree, preModified, (name) => this.setState(name, StepState.PRUNE, ''));
-      if (this.dirty.size > 0 || this.removed.size > 0 || committed.length > 0) {
-        await this.commit([], undefined, { starts: committed.map((step) => this.runStart(step)) });
+      // A pure step's RUNNING alone waits for its end; anything else is committed first.
+      const ended = this.endedRuns.ends.length + this.endedRuns.done.length;
+      if (this.dirty.size > 0 || this.removed.size > 0 || ended > 0 || committed.length > 0) {
+        await this.commit(
+          [],
+          undefined,
+          committed.map((step) => this.runStart(step)),
+        );
       }
     }
     for (const step of noop) this.launch(step, async () => this.unchanged(step));
@@ -491,9 +526,14 @@ class Resolution {
     if (!step.def.foreach) this.executed.add(name);
     step.skipped = false;
     step.runId = undefined;
-    const ends = runId && !this.isPure(step) ? [runEndOf(runId, step)] : [];
-    const done = runId && this.isPure(step) ? [{ ...this.runStart(step), ...runEndOf(runId, step) }] : [];
-    await this.commit([], undefined, { ends, done });
+    if (runId && this.isPure(step)) {
+      this.endedRuns.done.push({ ...this.runStart(step), ...runEndOf(runId, step) });
+    } else if (runId) this.endedRuns.ends.push(runEndOf(runId, step));
+    // The end is committed before any step it unlocks starts (runAvailable commits first),
+    // at once while other steps run, or else with the settle that comes next (nothing can
+    // happen in between): the last step of a run costs no statement of its own.
+    await this.runAvailable(modified);
+    if (this.inflight > 0 && this.pendingWrites()) await this.commit();
     if (runId && step.runStartedAt !== undefined) {
       this.services.onStepRun?.(
         step.def.action.type,
@@ -501,7 +541,6 @@ class Resolution {
         (performance.now() - step.runStartedAt) / 1000,
       );
     }
-    await this.runAvailable(modified);
   }
 
   /** An echo step without pre_hook or delay: it does nothing outside the engine. */
@@ -626,15 +665,18 @@ class Resolution {
     } else if (state.startsWith('BLOCKED_')) {
       taskState = TaskState.BLOCKED;
     }
-    let due: Date | null = nextRetry;
-    await this.commit([{ type: 'task', state: taskState, data: { resolution_state: state } }], async (db) => {
-      // A wake-up stored while this run went on (a child task ended, a callback was called:
-      // the claim cleared next_retry) is kept, or the earlier of it and the retry delay: it
-      // must never be lost to the run's own end (µTask's parents left WAITING for good).
-      due = await settleResolution(db, this.row.id, { state, nextRetry, lastStop: new Date() });
-      await updateTask(db, this.task.id, { state: taskState, ...(result !== undefined ? { result } : {}) });
-      await wakeParent(db, this.task, taskState);
-    });
+    // A wake-up stored while this run went on (a child task ended, a callback was called:
+    // the claim cleared next_retry) is kept, or the earlier of it and the retry delay: it
+    // must never be lost to the run's own end (µTask's parents left WAITING for good).
+    const due = await this.commit(
+      [{ type: 'task', state: taskState, data: { resolution_state: state } }],
+      parentToWake(this.task, taskState) ? (db) => wakeParent(db, this.task, taskState) : undefined,
+      [],
+      {
+        task: { state: taskState, ...(result !== undefined ? { result } : {}) },
+        resolution: { state, nextRetry, lastStop: new Date() },
+      },
+    );
     return { state, taskState, nextRetry: due };
   }
 
@@ -699,48 +741,26 @@ export async function runResolutionOnce(
   resolutionId: string,
 ): Promise<ResolutionOutcome> {
   const { store } = services;
-  const claimed = await store.transaction(async (db) => {
-    const row = await lockResolution(db, resolutionId);
-    if (!row) {
-      throw new TaskhostError(
-        'TH_RESOLUTION_BUSY',
-        `resolution ${resolutionId} is being run by another process`,
-      );
-    }
-    const crashed =
-      row.state === ResolutionState.CRASHED ||
-      (row.state === ResolutionState.RUNNING && row.instance_id === null);
-    if (!crashed) {
-      if (row.state === ResolutionState.RUNNING) {
-        throw new TaskhostError(
-          'TH_RESOLUTION_STATE',
-          `can't run resolution ${resolutionId}: already running`,
-        );
-      }
-      if (row.state === ResolutionState.DONE) {
-        throw new TaskhostError('TH_RESOLUTION_STATE', `can't run resolution ${resolutionId}: already done`);
-      }
-      if (row.state === ResolutionState.CANCELLED) {
-        throw new TaskhostError('TH_RESOLUTION_STATE', `can't run resolution ${resolutionId}: cancelled`);
-      }
-    }
-    const task = await getTask(db, row.task_id);
-    if (!task) throw new TaskhostError('TH_TASK_NOT_FOUND', `task of resolution ${resolutionId} not found`);
-    const steps = await loadSteps(db, row.id);
-    if (services.owner) await insertInstance(db, services.owner.claim());
-    const runCount = row.run_count + 1;
-    await updateResolution(db, row.id, {
-      state: ResolutionState.RUNNING,
-      runCount,
-      instanceId: services.owner?.id ?? null,
-      lastStart: new Date(),
-      nextRetry: null,
-    });
-    return { row: { ...row, run_count: runCount }, task, steps, crashed };
-  });
-  const snapshot = claimed.row.template as unknown as TemplateSnapshot;
-  const resolution = new Resolution(services, claimed.row, claimed.task, snapshot, claimed.steps);
-  if (claimed.crashed && resolution.recoverCrash()) {
+  // One statement: locked, checked, RUNNING under this owner, the task RUNNING, read back.
+  const claim = await claimResolution(store, resolutionId, services.owner?.claim() ?? null);
+  if (claim.busy) {
+    throw new TaskhostError(
+      'TH_RESOLUTION_BUSY',
+      `resolution ${resolutionId} is being run by another process`,
+    );
+  }
+  if (claim.refused !== null) {
+    const why = { RUNNING: 'already running', DONE: 'already done', CANCELLED: 'cancelled' }[claim.refused];
+    throw new TaskhostError(
+      'TH_RESOLUTION_STATE',
+      `can't run resolution ${resolutionId}: ${why ?? claim.refused}`,
+    );
+  }
+  const snapshot = claim.row.template as unknown as TemplateSnapshot;
+  const row = { ...claim.row, run_count: claim.row.run_count + 1 };
+  const resolution = new Resolution(services, row, claim.task, snapshot, claim.steps);
+  for (const event of claim.running) services.hub?.publish(claim.task.id, event);
+  if (claim.crashed && resolution.recoverCrash()) {
     await resolution.commit(
       [
         {
@@ -755,14 +775,16 @@ export async function runResolutionOnce(
           instanceId: null,
           lastStop: new Date(),
         });
-        await updateTask(db, claimed.task.id, { state: TaskState.BLOCKED });
+        await updateTask(db, claim.task.id, { state: TaskState.BLOCKED });
       },
     );
     return { state: ResolutionState.BLOCKED_TOCHECK, taskState: TaskState.BLOCKED, nextRetry: null };
   }
-  await resolution.commit([{ type: 'task', state: TaskState.RUNNING }], (db) =>
-    updateTask(db, claimed.task.id, { state: TaskState.RUNNING }),
-  );
+  if (claim.crashed) {
+    await resolution.commit([{ type: 'task', state: TaskState.RUNNING }], (db) =>
+      updateTask(db, claim.task.id, { state: TaskState.RUNNING }),
+    );
+  }
   try {
     return await resolution.resolve();
   } catch (error) {

@@ -3,9 +3,9 @@ import {
   type NewTaskEvent,
   type ResolutionFence,
   type StepRunProcess,
+  type StoredTransition,
   type TransitionWrite,
 } from '../store/queries/tasks.ts';
-import type { StreamEvent } from '../store/queries/events.ts';
 import type { Queryable, Store } from '../store/store.ts';
 import type { EventHub } from '../stream/hub.ts';
 
@@ -67,6 +67,7 @@ export class TaskLog {
       this.scheduled = false;
       this.enqueue(async () => {
         while (this.lines.length > 0) await this.write(this.lines.splice(0, FLUSH_BATCH), null);
+        return null;
       }).catch(() => undefined);
     }, LINE_DELAY_MS);
   }
@@ -88,28 +89,32 @@ export class TaskLog {
 
   /**
    * Commits a transition: the lines appended before it, its events, its step rows and runs
-   * (writeTransition, one statement). With `alongside` (the rarer transitions: claim, crash
-   * recovery, settle), in one transaction with those statements. Resolves once committed.
+   * (writeTransition, one statement; a settle too). With `alongside` (the rarer transitions:
+   * crash recovery, a parent to wake), in one transaction with those statements. Resolves
+   * once committed, with the next_retry a settle kept (else null).
    */
   commit(
     events: readonly NewTaskEvent[],
     write: TransitionRows | null,
     alongside?: (db: Queryable) => Promise<void>,
-  ): Promise<void> {
+  ): Promise<Date | null> {
     return this.enqueue(async () => {
       const pending = this.lines.splice(0, this.lines.length);
-      await this.write([...pending, ...events], write, alongside);
+      return this.write([...pending, ...events], write, alongside);
     });
   }
 
-  private enqueue(work: () => Promise<void>): Promise<void> {
+  private enqueue<T>(work: () => Promise<T>): Promise<T> {
     const next = this.chain.then(() => {
       if (this.failure) throw this.failure;
       return work();
     });
-    this.chain = next.catch((error: unknown) => {
-      this.failure ??= error as Error;
-    });
+    this.chain = next.then(
+      () => undefined,
+      (error: unknown) => {
+        this.failure ??= error as Error;
+      },
+    );
     return next;
   }
 
@@ -118,13 +123,13 @@ export class TaskLog {
     events: readonly NewTaskEvent[],
     write: TransitionRows | null,
     alongside?: (db: Queryable) => Promise<void>,
-  ): Promise<void> {
+  ): Promise<Date | null> {
     // A run that ends in this write needs no process group any more.
     const ending = new Set((write?.runEnds ?? []).map((end) => end.id));
     const processes = this.processes
       .splice(0, this.processes.length)
       .filter((entry) => !ending.has(entry.id));
-    if (events.length === 0 && !write && !alongside && processes.length === 0) return;
+    if (events.length === 0 && !write && !alongside && processes.length === 0) return null;
     const rows: TransitionWrite | null =
       write || processes.length > 0
         ? {
@@ -135,9 +140,11 @@ export class TaskLog {
             runEnds: write?.runEnds ?? [],
             runsDone: write?.runsDone ?? [],
             runProcesses: processes,
+            task: write?.task,
+            resolutionEnd: write?.resolutionEnd,
           }
         : null;
-    let stored: StreamEvent[];
+    let stored: StoredTransition;
     try {
       stored = await this.store.retrying((store) =>
         alongside
@@ -152,6 +159,7 @@ export class TaskLog {
       this.processes.unshift(...processes);
       throw error;
     }
-    if (this.hub) for (const event of stored) this.hub.publish(this.taskId, event);
+    if (this.hub) for (const event of stored.events) this.hub.publish(this.taskId, event);
+    return stored.nextRetry;
   }
 }

@@ -101,6 +101,32 @@ export async function createTasks(
   return ids;
 }
 
+/**
+ * Creates `count` tasks of `template` with µTask's `POST /batch` (the counterpart of
+ * graphile-worker's addJobs): a batch a server, their shares sent at once; returns the ids.
+ */
+export async function createBatchTasks(
+  servers: readonly ServerProcess[],
+  store: Store,
+  template: string,
+  count: number,
+): Promise<string[]> {
+  const batches = await Promise.all(
+    servers.map(async (server, index) => {
+      const share = Math.floor(count / servers.length) + (index < count % servers.length ? 1 : 0);
+      const inputs = Array.from({ length: share }, () => ({}));
+      return (
+        await api<{ id: string }>(server.url, 'POST', '/batch', { template_name: template, inputs }, [201])
+      ).id;
+    }),
+  );
+  const { rows } = await store.query<{ id: string }>('SELECT id FROM task WHERE batch_id = ANY($1::uuid[])', [
+    batches,
+  ]);
+  if (rows.length !== count) throw new Error(`POST /batch made ${rows.length} tasks, not ${count}`);
+  return rows.map((row) => row.id);
+}
+
 export interface TasksEnd {
   /** Tasks of `ids` by state when all were final (or the time ran out). */
   states: Record<string, number>;

@@ -56,6 +56,7 @@ import {
   type ServerProcess,
 } from './lib.ts';
 import {
+  createBatchTasks,
   createDatabase,
   createTasks,
   databaseUrl,
@@ -78,8 +79,10 @@ export interface ServerThroughputOptions {
   tasks?: number;
   /** Jobs per graphile round. */
   jobs?: number;
-  /** POST /task requests in flight at once. */
+  /** POST /task requests in flight at once (`create: 'post'`). */
   inFlight?: number;
+  /** How the tasks are made: µTask's POST /batch, a batch a server (default), or a POST /task each. */
+  create?: 'batch' | 'post';
 }
 
 type Variant = 'taskhost x1' | 'taskhost x3' | 'graphile';
@@ -103,13 +106,14 @@ export async function runServerThroughput(options: ServerThroughputOptions = {})
   const tasks = options.tasks ?? 600;
   const jobs = options.jobs ?? 5000;
   const inFlight = options.inFlight ?? 16;
+  const create = options.create ?? 'batch';
   log(
-    `== ${BENCHMARK}: ${tasks} tasks of 3 echo steps through 1 and 3 serve instances vs ${jobs} graphile-worker no-op jobs (concurrency 10); ${rounds} interleaved rounds, ${warmup} warm-up`,
+    `== ${BENCHMARK}: ${tasks} tasks of 3 echo steps (made by ${create === 'batch' ? 'POST /batch' : 'POST /task'}) through 1 and 3 serve instances vs ${jobs} graphile-worker no-op jobs (concurrency 10); ${rounds} interleaved rounds, ${warmup} warm-up`,
   );
   log(`   load average before: ${loadAverage()}`);
   const result: BenchResult = {
     benchmark: BENCHMARK,
-    metrics: { rounds, warmup, tasks, jobs, in_flight: inFlight },
+    metrics: { rounds, warmup, tasks, jobs, in_flight: inFlight, create },
     targets: [],
     notes: [],
   };
@@ -175,7 +179,10 @@ export async function runServerThroughput(options: ServerThroughputOptions = {})
     ): Promise<Sample> => {
       const cpu0 = group.map((server) => cpuMs(server.pid));
       const started = wallClockMs();
-      const ids = await createTasks(group, TEMPLATE, count, inFlight);
+      const ids =
+        create === 'batch'
+          ? await createBatchTasks(group, store, TEMPLATE, count)
+          : await createTasks(group, TEMPLATE, count, inFlight);
       const createMs = wallClockMs() - started;
       const end = await waitTasksEnded(store, ids, 600_000);
       const cpu = group.reduce((sum, server, i) => sum + cpuMs(server.pid) - (cpu0[i] ?? 0), 0);
@@ -337,5 +344,6 @@ runIfMain(import.meta.url, () =>
     rounds: numberFromArgv('--rounds'),
     tasks: numberFromArgv('--tasks'),
     jobs: numberFromArgv('--jobs'),
+    create: process.argv.includes('--post') ? 'post' : 'batch',
   }),
 );

@@ -2,6 +2,7 @@ import { TaskhostError } from '../../errors.ts';
 import type { ValueCodec } from '../crypto/codec.ts';
 import type { Queryable } from '../store.ts';
 import { appendEvents, EVENT_CHANNEL, type EventType, type StreamEvent } from './events.ts';
+import type { InstanceRow } from './instances.ts';
 import { watchedStreamSql } from './stream-watch.ts';
 
 /**
@@ -166,6 +167,9 @@ export async function insertNewTask(
   return { created: row.created_at, nextRetry: row.next_retry };
 }
 
+const STEP_SELECT = `name, parent, child_index, state, try_count, executions, last_run, output, metadata,
+  children, error, item, has_item, extra_dependencies, children_steps`;
+
 const STEP_COLUMNS = `name text, parent text, child_index integer, state text, try_count integer,
   executions integer, last_run timestamptz, output jsonb, metadata jsonb, children jsonb, error text,
   item jsonb, has_item boolean, extra_dependencies text[], children_steps text[]`;
@@ -246,9 +250,8 @@ function upsertStepsSql(resolution: string, rows: string, condition = 'true'): s
 
 export async function loadSteps(db: Queryable, resolutionId: string): Promise<StepRow[]> {
   const { rows } = await db.query<StepRow & { last_run: Date | null }>(
-    `SELECT name, parent, child_index, state, try_count, executions, last_run, output, metadata, children,
-            error, item, has_item, extra_dependencies, children_steps
-       FROM resolution_step WHERE resolution_id = $1 ORDER BY parent NULLS FIRST, child_index, name`,
+    `SELECT ${STEP_SELECT} FROM resolution_step WHERE resolution_id = $1
+      ORDER BY parent NULLS FIRST, child_index, name`,
     [resolutionId],
   );
   return rows.map((row) => ({
@@ -283,24 +286,6 @@ export async function updateResolution(db: Queryable, id: string, patch: Resolut
   if (patch.resolverInput !== undefined) set('resolver_input', db.codec.json(patch.resolverInput));
   if (sets.length === 0) return;
   await db.query(`UPDATE resolution SET ${sets.join(', ')} WHERE id = $1`, values);
-}
-
-/**
- * Ends a resolution run: its state, its owner cleared, and its next_retry the earlier of the
- * run's own (a retry delay) and one stored meanwhile by a wake-up. Returns the next_retry kept.
- */
-export async function settleResolution(
-  db: Queryable,
-  id: string,
-  end: { state: string; nextRetry: Date | null; lastStop: Date },
-): Promise<Date | null> {
-  const { rows } = await db.query<{ next_retry: Date | null }>(
-    `UPDATE resolution SET state = $2, next_retry = LEAST(next_retry, $3::timestamptz), last_stop = $4,
-            instance_id = NULL
-      WHERE id = $1 RETURNING next_retry`,
-    [id, end.state, end.nextRetry, end.lastStop],
-  );
-  return rows[0]?.next_retry ?? null;
 }
 
 /**
@@ -348,15 +333,6 @@ export async function getResolutionOfTask(db: Queryable, taskId: string): Promis
 
 export async function getResolution(db: Queryable, id: string): Promise<ResolutionRow | null> {
   const { rows } = await db.query<ResolutionRow>('SELECT * FROM resolution WHERE id = $1', [id]);
-  return rows[0] ? resolutionFromRow(db.codec, rows[0]) : null;
-}
-
-/** Locks a resolution for the caller's transaction, or null when another holds it. */
-export async function lockResolution(db: Queryable, id: string): Promise<ResolutionRow | null> {
-  const { rows } = await db.query<ResolutionRow>(
-    'SELECT * FROM resolution WHERE id = $1 FOR UPDATE SKIP LOCKED',
-    [id],
-  );
   return rows[0] ? resolutionFromRow(db.codec, rows[0]) : null;
 }
 
@@ -467,6 +443,182 @@ export interface TransitionWrite {
   /** Runs that started and ended within the transition (pure steps): inserted as they ended. */
   runsDone?: readonly (StepRunStart & StepRunEnd)[];
   runProcesses: readonly StepRunProcess[];
+  /** A settle: the task's new state (and result), set with its log position (needs events). */
+  task?: TaskEnd;
+  /** A settle: the resolution's run ended (its owner cleared). */
+  resolutionEnd?: ResolutionEnd;
+}
+
+/** The task's end of a resolution run. */
+export interface TaskEnd {
+  state: string;
+  result?: unknown;
+}
+
+/**
+ * The end of a resolution run: its state, and its next_retry the earlier of the run's own (a
+ * retry delay) and one stored meanwhile by a wake-up (a child task ended, a callback).
+ */
+export interface ResolutionEnd {
+  state: string;
+  nextRetry: Date | null;
+  lastStop: Date;
+}
+
+/** A transition as stored: its events numbered, and the next_retry a settle kept. */
+export interface StoredTransition {
+  events: StreamEvent[];
+  nextRetry: Date | null;
+}
+
+type Param = (value: unknown, cast?: string) => string;
+
+/**
+ * The CTEs that append `events` to the log of `task` (an SQL expression): `seq` (the task row's last_seq moved on,
+ * with `sets` more of its columns), `ev` (the events numbered from it) and `notified` (a
+ * pointer to followers, if any). Written only when `condition` holds.
+ */
+function eventsSql(
+  db: Queryable,
+  events: readonly NewTaskEvent[],
+  param: Param,
+  condition: string,
+  now: string,
+  sets: readonly string[] = [],
+  task = '$1::uuid',
+): string[] {
+  const n = param(events.length, '::bigint');
+  const column = <T>(pick: (event: NewTaskEvent) => T, cast: string): string => param(events.map(pick), cast);
+  return [
+    `seq AS (UPDATE task SET last_seq = last_seq + ${n}, last_activity = now()${sets.map((set) => `, ${set}`).join('')}
+       WHERE id = ${task} AND ${condition} RETURNING last_seq)`,
+    `ev AS (INSERT INTO event (stream_id, seq, type, step, stream, line, state, data, ts)
+       SELECT ${task}, seq.last_seq - ${n} + e.ord, e.type, e.step, e.stream, e.line, e.state, e.data, e.ts
+         FROM seq, unnest(${column((e) => e.type, '::text[]')}, ${column((e) => e.step ?? null, '::text[]')},
+              ${column((e) => e.stream ?? null, '::text[]')}, ${column((e) => db.codec.text(e.line), '::text[]')},
+              ${column((e) => e.state ?? null, '::text[]')},
+              ${column((e) => (e.data ? db.codec.json(e.data) : null), '::jsonb[]')},
+              ${column((e) => e.ts ?? now, '::timestamptz[]')})
+              WITH ORDINALITY AS e (type, step, stream, line, state, data, ts, ord)
+       ON CONFLICT (stream_id, seq) DO NOTHING)`,
+    `notified AS (SELECT pg_notify('${EVENT_CHANNEL}', ${task}::text || ':' || last_seq) AS sent FROM seq
+       WHERE ${watchedStreamSql(task)})`,
+  ];
+}
+
+/** The task columns a transition sets besides its log position (a settle: state, result). */
+function taskSets(task: TaskEnd | undefined, db: Queryable, param: Param): string[] {
+  if (!task) return [];
+  const sets = [`state = ${param(task.state)}`];
+  if (task.result !== undefined) sets.push(`result = ${param(db.codec.json(task.result))}`);
+  return sets;
+}
+
+/** A resolution run's claim, as one statement returns it. */
+export interface ClaimedResolution {
+  /** The resolution as it was when locked (its run_count before this run). */
+  row: ResolutionRow;
+  /** It was CRASHED (or RUNNING without an owner): to recover, and the task's RUNNING not yet written. */
+  crashed: boolean;
+  task: TaskRow;
+  steps: StepRow[];
+  /** The task's RUNNING event as stored (none for a crashed one). */
+  running: StreamEvent[];
+}
+
+/**
+ * Claims a resolution run in ONE statement: the row locked (SKIP LOCKED: `busy` when another
+ * holds it), its state checked (`refused` with it when it can't run), the owner instance
+ * recorded, the resolution RUNNING under it with one run more, and, unless it is a crash to
+ * recover first, the task RUNNING with its event; the task and the steps read back.
+ */
+export async function claimResolution(
+  db: Queryable,
+  id: string,
+  owner: InstanceRow | null,
+): Promise<
+  { busy: true } | { busy: false; refused: string } | ({ busy: false; refused: null } & ClaimedResolution)
+> {
+  const values: unknown[] = [];
+  const param: Param = (value, cast = '') => {
+    values.push(value);
+    return `$${values.length}${cast}`;
+  };
+  const resolution = param(id, '::uuid');
+  const ownerId = param(owner?.id ?? null, '::uuid');
+  const now = new Date().toISOString();
+  const running: NewTaskEvent[] = [{ type: 'task', state: 'RUNNING' }];
+  const parts = [
+    `locked AS (SELECT * FROM resolution WHERE id = ${resolution} FOR UPDATE SKIP LOCKED)`,
+    `claimable AS (SELECT id, task_id, (state = 'CRASHED' OR (state = 'RUNNING' AND instance_id IS NULL)) AS crashed
+       FROM locked WHERE state NOT IN ('RUNNING', 'DONE', 'CANCELLED') OR state = 'CRASHED'
+                      OR (state = 'RUNNING' AND instance_id IS NULL))`,
+    `claimed AS (UPDATE resolution r SET state = 'RUNNING', run_count = r.run_count + 1, instance_id = ${ownerId},
+       last_start = now(), next_retry = NULL FROM claimable c WHERE r.id = c.id RETURNING r.id)`,
+  ];
+  if (owner) {
+    parts.push(
+      `registered AS (INSERT INTO instance (id, kind, hostname, pid, process_start, version)
+         SELECT ${param(owner.id, '::uuid')}, ${param(owner.kind)}, ${param(owner.hostname)},
+                ${param(owner.pid, '::int')}, ${param(owner.process_start)}, ${param(owner.version)} FROM claimable
+         ON CONFLICT (id) DO NOTHING)`,
+    );
+  }
+  const events = eventsSql(
+    db,
+    running,
+    param,
+    'EXISTS (SELECT 1 FROM claimable WHERE NOT crashed)',
+    now,
+    ["state = 'RUNNING'"],
+    '(SELECT task_id FROM locked)',
+  );
+  const sql = `WITH ${[...parts, ...events].join(',\n')}
+    SELECT locked.*, (SELECT crashed FROM claimable) AS crashed, (SELECT count(*) FROM claimed)::int AS claimed,
+           (SELECT last_seq FROM seq) AS running_seq, (SELECT count(*) FROM notified) AS sent,
+           (SELECT to_jsonb(t) FROM task t WHERE t.id = locked.task_id) AS task_json,
+           (SELECT jsonb_agg(to_jsonb(s) ORDER BY s.parent NULLS FIRST, s.child_index, s.name)
+              FROM (SELECT ${STEP_SELECT} FROM resolution_step WHERE resolution_id = locked.id) s) AS steps_json
+      FROM locked`;
+  const { rows } = await db.query<
+    ResolutionRow & {
+      crashed: boolean | null;
+      claimed: number;
+      running_seq: string | null;
+      task_json: Record<string, unknown>;
+      steps_json: (StepRow & { last_run: string | null })[] | null;
+    }
+  >(sql, values);
+  const row = rows[0];
+  if (!row) return { busy: true };
+  const {
+    crashed,
+    claimed,
+    running_seq: runningSeq,
+    task_json: taskJson,
+    steps_json: stepsJson,
+    ...locked
+  } = row;
+  if (claimed === 0) return { busy: false, refused: row.state };
+  const task = taskFromRow(db.codec, {
+    ...(taskJson as unknown as TaskRow),
+    created_at: new Date(taskJson.created_at as string),
+    last_activity: new Date(taskJson.last_activity as string),
+    last_seq: String(taskJson.last_seq),
+  });
+  const steps = (stepsJson ?? []).map((step) => ({
+    ...stepFromRow(db.codec, step),
+    last_run: step.last_run ? new Date(step.last_run).toISOString() : null,
+  }));
+  return {
+    busy: false,
+    refused: null,
+    row: resolutionFromRow(db.codec, locked as ResolutionRow),
+    crashed: crashed === true,
+    task,
+    steps,
+    running: runningSeq === null ? [] : numberEvents(running, Number(runningSeq), now),
+  };
 }
 
 /**
@@ -490,7 +642,7 @@ export async function writeTransition(
   events: readonly NewTaskEvent[],
   write: TransitionWrite | null,
   fence: ResolutionFence | null = null,
-): Promise<StreamEvent[]> {
+): Promise<StoredTransition> {
   const values: unknown[] = [taskId];
   const param = (value: unknown, cast = ''): string => {
     values.push(value);
@@ -508,38 +660,7 @@ export async function writeTransition(
     owned = 'EXISTS (SELECT 1 FROM owner)';
   }
   if (events.length > 0) {
-    const n = param(events.length, '::bigint');
-    parts.push(
-      `seq AS (UPDATE task SET last_seq = last_seq + ${n}, last_activity = now() WHERE id = $1 AND ${owned}
-         RETURNING last_seq)`,
-      `ev AS (INSERT INTO event (stream_id, seq, type, step, stream, line, state, data, ts)
-         SELECT $1, seq.last_seq - ${n} + e.ord, e.type, e.step, e.stream, e.line, e.state, e.data, e.ts
-           FROM seq, unnest(${param(
-             events.map((e) => e.type),
-             '::text[]',
-           )}, ${param(
-             events.map((e) => e.step ?? null),
-             '::text[]',
-           )}, ${param(
-             events.map((e) => e.stream ?? null),
-             '::text[]',
-           )}, ${param(
-             events.map((e) => db.codec.text(e.line)),
-             '::text[]',
-           )}, ${param(
-             events.map((e) => e.state ?? null),
-             '::text[]',
-           )}, ${param(
-             events.map((e) => (e.data ? db.codec.json(e.data) : null)),
-             '::jsonb[]',
-           )}, ${param(
-             events.map((e) => e.ts ?? now),
-             '::timestamptz[]',
-           )}) WITH ORDINALITY AS e (type, step, stream, line, state, data, ts, ord)
-         ON CONFLICT (stream_id, seq) DO NOTHING)`,
-      `notified AS (SELECT pg_notify('${EVENT_CHANNEL}', $1 || ':' || last_seq) AS sent FROM seq
-         WHERE ${watchedStreamSql('$1::uuid')})`,
-    );
+    parts.push(...eventsSql(db, events, param, owned, now, taskSets(write?.task, db, param)));
   }
   if (write) {
     let resolutionParam: string | undefined;
@@ -590,6 +711,15 @@ export async function writeTransition(
           WHERE run.id = r.id AND ${owned})`,
       );
     }
+    if (write.resolutionEnd) {
+      const end = write.resolutionEnd;
+      parts.push(
+        `settled AS (UPDATE resolution SET state = ${param(end.state)},
+            next_retry = LEAST(next_retry, ${param(end.nextRetry, '::timestamptz')}),
+            last_stop = ${param(end.lastStop, '::timestamptz')}, instance_id = NULL
+          WHERE id = ${resolution()} AND ${owned} RETURNING next_retry)`,
+      );
+    }
     if (write.runProcesses.length > 0) {
       parts.push(
         `grouped AS (UPDATE run SET pgid = r.pgid, pgid_start = r.pgid_start
@@ -599,12 +729,13 @@ export async function writeTransition(
       );
     }
   }
-  if (parts.length === (fence ? 1 : 0)) return [];
+  if (parts.length === (fence ? 1 : 0)) return { events: [], nextRetry: null };
+  const settled = write?.resolutionEnd ? '(SELECT next_retry FROM settled)' : 'NULL::timestamptz';
   const select =
     events.length > 0
-      ? `SELECT (SELECT last_seq FROM seq) AS last_seq, (SELECT count(*) FROM notified) AS sent, ${owned} AS owned`
-      : `SELECT 0 AS last_seq, $1::uuid AS task_id, ${owned} AS owned`;
-  const { rows } = await db.query<{ last_seq: string; owned: boolean }>(
+      ? `SELECT (SELECT last_seq FROM seq) AS last_seq, (SELECT count(*) FROM notified) AS sent, ${owned} AS owned, ${settled} AS next_retry`
+      : `SELECT 0 AS last_seq, $1::uuid AS task_id, ${owned} AS owned, ${settled} AS next_retry`;
+  const { rows } = await db.query<{ last_seq: string; owned: boolean; next_retry: Date | null }>(
     `WITH ${parts.join(',\n')}\n${select}`,
     values,
   );
@@ -614,5 +745,8 @@ export async function writeTransition(
       `resolution ${fence?.resolutionId} is no longer this instance's: it was taken for dead and another took it over`,
     );
   }
-  return numberEvents(events, Number(rows[0]?.last_seq ?? 0), now);
+  return {
+    events: numberEvents(events, Number(rows[0]?.last_seq ?? 0), now),
+    nextRetry: rows[0]?.next_retry ?? null,
+  };
 }

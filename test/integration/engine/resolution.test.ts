@@ -198,3 +198,52 @@ steps:
   assert.equal(events.at(-1)?.type, 'task');
   assert.equal(events.at(-1)?.state, 'DONE');
 });
+
+test('a chain of echo steps: the claim, then a transaction a step end, the last one with the settle', async () => {
+  const run = await runYaml(
+    store,
+    `
+name: three-echoes
+description: three echo steps in a row
+steps:
+  first:
+    action: {type: echo, configuration: {output: {n: 1}}}
+  second:
+    dependencies: [first]
+    action: {type: echo, configuration: {output: {n: 2}}}
+  third:
+    dependencies: [second]
+    action: {type: echo, configuration: {output: {n: 3}}}
+`,
+  );
+  assert.equal(run.document.state, 'DONE');
+  // Which transaction wrote each event (a row's xmin): events of one transaction are one group.
+  const { rows } = await store.query<{
+    xmin: string;
+    type: string;
+    step: string | null;
+    state: string | null;
+  }>('SELECT xmin::text AS xmin, type, step, state FROM event WHERE stream_id = $1 ORDER BY seq', [
+    run.taskId,
+  ]);
+  const groups: string[][] = [];
+  let last: string | null = null;
+  for (const row of rows) {
+    if (row.xmin !== last) groups.push([]);
+    last = row.xmin;
+    groups.at(-1)?.push(`${row.step ?? 'task'} ${row.state}`);
+  }
+  assert.deepEqual(groups.slice(1), [
+    ['task RUNNING'],
+    ['first RUNNING', 'first DONE', 'second RUNNING'],
+    ['second DONE', 'third RUNNING'],
+    ['third DONE', 'task DONE'],
+  ]);
+  // The settle (the resolution's and the task's end) is the last step's transaction.
+  const ends = await store.query<{ resolution: string; task: string }>(
+    `SELECT r.xmin::text AS resolution, t.xmin::text AS task FROM resolution r JOIN task t ON t.id = r.task_id
+      WHERE r.id = $1`,
+    [run.resolutionId],
+  );
+  assert.deepEqual(ends.rows[0], { resolution: last, task: last });
+});
