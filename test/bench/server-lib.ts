@@ -168,11 +168,14 @@ export function describeStates(states: Record<string, number>): string {
     .join(', ');
 }
 
-/** A table's columns in order (so the clone below follows whatever the migrations made). */
+/**
+ * A table's columns in order (so the clone below follows whatever the migrations made), but
+ * the generated ones (`key_label`), which PostgreSQL computes.
+ */
 async function columnsOf(store: Queryable, table: string): Promise<string[]> {
   const { rows } = await store.query<{ column_name: string }>(
     `SELECT column_name FROM information_schema.columns
-      WHERE table_schema = 'public' AND table_name = $1 ORDER BY ordinal_position`,
+      WHERE table_schema = 'public' AND table_name = $1 AND is_generated = 'NEVER' ORDER BY ordinal_position`,
     [table],
   );
   if (rows.length === 0) throw new Error(`no table ${table}`);

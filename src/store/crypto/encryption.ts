@@ -26,8 +26,19 @@ async function recordedLabels(db: Queryable): Promise<string[]> {
   return rows.map((row) => row.label);
 }
 
-/** Loads (or creates) the ring for `store`, checks it against the database, converts values in clear. */
+/**
+ * Loads (or creates) the ring for `store`, checks it against the database, converts values in
+ * clear. The usual start (a ring holding every recorded label, its newest recorded) reads
+ * one row set and takes no lock; anything else is settled under the lock.
+ */
 export async function prepareEncryption(store: Store, keysFile: string): Promise<RingCodec> {
+  const existing = readKeyRing(keysFile);
+  if (existing) {
+    const recorded = await recordedLabels(store);
+    if (recorded.includes(existing.newest.label) && recorded.every((label) => existing.has(label))) {
+      return convertClearValues(store, new RingCodec(existing));
+    }
+  }
   const ring = await store.transaction(async (db) => {
     await db.query('SELECT pg_advisory_xact_lock($1)', [LOCK_KEY]);
     const recorded = await recordedLabels(db);
@@ -48,7 +59,11 @@ export async function prepareEncryption(store: Store, keysFile: string): Promise
     ]);
     return found;
   });
-  const codec = new RingCodec(ring);
+  return convertClearValues(store, new RingCodec(ring));
+}
+
+/** Values still in clear (a database filled before migration 0009) encrypted, in batches. */
+async function convertClearValues(store: Store, codec: RingCodec): Promise<RingCodec> {
   if (await labelsInUse(store, [''])) await rotateKeys(store, codec, { stale: [''] });
   return codec;
 }

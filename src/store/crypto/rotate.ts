@@ -117,16 +117,12 @@ export async function countRowsByLabel(db: Queryable): Promise<Map<string, numbe
   return counts;
 }
 
-/** Whether any row holds a value under one of `labels` (index lookups per table). */
+/** Whether any row holds a value under one of `labels` (index lookups per table, one statement). */
 export async function labelsInUse(db: Queryable, labels: readonly string[]): Promise<boolean> {
-  for (const table of ENCRYPTED_TABLES) {
-    const { rows } = await db.query(
-      `SELECT 1 FROM ${table.table}
-        WHERE key_label = ANY($1::text[]) OR (key_label = '${MIXED}' AND ${columnLabels(table)} && $1::text[])
-        LIMIT 1`,
-      [labels],
-    );
-    if (rows.length > 0) return true;
-  }
-  return false;
+  const probes = ENCRYPTED_TABLES.map(
+    (table) => `EXISTS (SELECT 1 FROM ${table.table}
+        WHERE key_label = ANY($1::text[]) OR (key_label = '${MIXED}' AND ${columnLabels(table)} && $1::text[]))`,
+  );
+  const { rows } = await db.query<{ used: boolean }>(`SELECT ${probes.join(' OR ')} AS used`, [labels]);
+  return rows[0]?.used === true;
 }
