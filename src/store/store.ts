@@ -1,3 +1,4 @@
+import { createHash } from 'node:crypto';
 import { setTimeout as sleep } from 'node:timers/promises';
 import pg from './driver.ts';
 import { TaskhostError } from '../errors.ts';
@@ -10,10 +11,35 @@ import { retryTransient, type RetryOptions } from './transient.ts';
  */
 export interface Queryable {
   query<R extends pg.QueryResultRow = pg.QueryResultRow>(
-    text: string,
+    text: string | PreparedText,
     values?: unknown[],
   ): Promise<pg.QueryResult<R>>;
   readonly codec: ValueCodec;
+}
+
+/** A statement text with a name: prepared once per connection (see `prepared`). */
+export interface PreparedText {
+  name: string;
+  text: string;
+}
+
+const preparedNames = new Map<string, PreparedText>();
+const PREPARED_KEPT = 1000;
+
+/**
+ * The hot statements (a transition, a claim, a new task) as named prepared statements: each
+ * connection parses and plans a statement shape once, not at every call (those statements
+ * are long CTEs, and their planning cost PostgreSQL more than their writes). The name is the
+ * text's hash, so one text always has one name.
+ */
+export function prepared(text: string): PreparedText {
+  let found = preparedNames.get(text);
+  if (!found) {
+    if (preparedNames.size >= PREPARED_KEPT) preparedNames.clear();
+    found = { name: `th_${createHash('sha256').update(text).digest('base64url').slice(0, 24)}`, text };
+    preparedNames.set(text, found);
+  }
+  return found;
 }
 
 export type NotificationHandler = (payload: string) => void;
@@ -65,10 +91,12 @@ export class Store implements Queryable {
   }
 
   query<R extends pg.QueryResultRow = pg.QueryResultRow>(
-    text: string,
+    text: string | PreparedText,
     values?: unknown[],
   ): Promise<pg.QueryResult<R>> {
-    return this.pool.query<R>(text, values);
+    return typeof text === 'string'
+      ? this.pool.query<R>(text, values)
+      : this.pool.query<R>({ ...text, values });
   }
 
   /** Runs `fn` in a transaction: committed when it resolves, rolled back when it throws. */

@@ -1,6 +1,6 @@
 import { TaskhostError } from '../../errors.ts';
 import type { ValueCodec } from '../crypto/codec.ts';
-import type { Queryable } from '../store.ts';
+import { prepared, type Queryable } from '../store.ts';
 import { appendEvents, EVENT_CHANNEL, type EventType, type StreamEvent } from './events.ts';
 import type { InstanceRow } from './instances.ts';
 import { watchedStreamSql } from './stream-watch.ts';
@@ -588,7 +588,7 @@ export async function claimResolution(
       task_json: Record<string, unknown>;
       steps_json: (StepRow & { last_run: string | null })[] | null;
     }
-  >(sql, values);
+  >(prepared(sql), values);
   const row = rows[0];
   if (!row) return { busy: true };
   const {
@@ -736,7 +736,7 @@ export async function writeTransition(
       ? `SELECT (SELECT last_seq FROM seq) AS last_seq, (SELECT count(*) FROM notified) AS sent, ${owned} AS owned, ${settled} AS next_retry`
       : `SELECT 0 AS last_seq, $1::uuid AS task_id, ${owned} AS owned, ${settled} AS next_retry`;
   const { rows } = await db.query<{ last_seq: string; owned: boolean; next_retry: Date | null }>(
-    `WITH ${parts.join(',\n')}\n${select}`,
+    prepared(`WITH ${parts.join(',\n')}\n${select}`),
     values,
   );
   if (rows[0]?.owned === false) {
