@@ -1,4 +1,4 @@
-import type { Queryable } from '../store.ts';
+import { prepared, type Queryable } from '../store.ts';
 import { watchedStreamSql } from './stream-watch.ts';
 
 /** The channel whose payloads point at new events: `<stream_id>:<last seq>`. */
@@ -34,13 +34,13 @@ export async function appendEvents(
   if (events.length === 0) return;
   const last = events[events.length - 1] as StreamEvent;
   await db.query(
-    `WITH inserted AS (
+    prepared(`WITH inserted AS (
        INSERT INTO event (stream_id, seq, type, step, stream, line, state, data, ts)
        SELECT $1, * FROM unnest($2::bigint[], $3::text[], $4::text[], $5::text[], $6::text[], $7::text[], $8::jsonb[], $9::timestamptz[])
        ON CONFLICT (stream_id, seq) DO NOTHING
        RETURNING 1
      )
-     SELECT pg_notify($10, $11) FROM (SELECT count(*) FROM inserted) AS done WHERE ${watchedStreamSql('$1')}`,
+     SELECT pg_notify($10, $11) FROM (SELECT count(*) FROM inserted) AS done WHERE ${watchedStreamSql('$1')}`),
     [
       streamId,
       events.map((e) => e.seq),

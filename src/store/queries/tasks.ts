@@ -117,7 +117,7 @@ export async function insertNewTask(
 ): Promise<{ created: Date; nextRetry: Date | null }> {
   const { task, resolution, comment } = record;
   const { rows } = await db.query<{ created_at: Date; next_retry: Date | null }>(
-    `WITH t AS (
+    prepared(`WITH t AS (
        INSERT INTO task (id, template_name, title, state, requester_username, requester_groups, input, tags,
                          parent_task_id, watcher_usernames, resolver_usernames, watcher_groups, resolver_groups,
                          batch_id, last_seq)
@@ -134,7 +134,7 @@ export async function insertNewTask(
        INSERT INTO event (stream_id, seq, type, state, ts) VALUES ($1, 1, 'task', $4, now())
      )
      SELECT t.created_at, r.next_retry, CASE WHEN $25 THEN pg_notify('taskhost_due', $15::text) END AS woken
-       FROM t, r`,
+       FROM t, r`),
     [
       task.id,
       task.templateName,
