@@ -9,6 +9,13 @@
  *             DATABASE_URL (Unix socket); the plugin is registered through it. Target <= 120 ms.
  *   --help    `taskhost --help`, target <= 150 ms, beside `node -e 0` as the baseline.
  *
+ * Two floors, measured in the same rounds, show what no implementation on this machine goes
+ * below (they are reported, not targets):
+ *   floor     a bare CommonJS script: node, require('pg'), connect through DATABASE_URL, one
+ *             INSERT, the plugin spawned with the envelope, one UPDATE with its answer, exit.
+ *   cluster   the embedded cluster of the embedded project started and stopped by this
+ *             process (EmbeddedCluster.acquire + release): no node start, no statement.
+ *
  * The plugin's own time is the median of spawning the same executable by hand with the
  * same stdin, measured in the same rounds; as a cross-check the stored runs' durations
  * (finished_at - started_at) are read from the database afterwards. All variants are
@@ -32,6 +39,7 @@ import {
   median,
   onCleanup,
   preferRealPython,
+  PROJECT_DIR,
   removeDir,
   rotation,
   runIfMain,
@@ -57,8 +65,27 @@ export interface CliOptions {
   warmup?: number;
 }
 
-type Variant = 'embedded' | 'external' | 'help' | 'node' | 'plugin';
-const VARIANTS: readonly Variant[] = ['embedded', 'external', 'help', 'node', 'plugin'];
+type Variant = 'embedded' | 'external' | 'help' | 'node' | 'plugin' | 'floor' | 'cluster';
+const VARIANTS: readonly Variant[] = ['embedded', 'external', 'help', 'node', 'plugin', 'floor', 'cluster'];
+
+/** The external floor: the least a stored run of a plugin does from a fresh node process. */
+const FLOOR_SCRIPT = `
+const pg = require(process.env.FLOOR_PG);
+const { spawn } = require('node:child_process');
+(async () => {
+  const client = new pg.Client({ connectionString: process.env.DATABASE_URL });
+  await client.connect();
+  const { rows } = await client.query('INSERT INTO floor_run (state) VALUES ($1) RETURNING id', ['RUNNING']);
+  const child = spawn(process.argv[2], [], { stdio: ['pipe', 'pipe', 'inherit'] });
+  let answer = '';
+  child.stdout.on('data', (chunk) => (answer += chunk));
+  child.stdin.end(process.argv[3]);
+  await new Promise((resolve) => child.on('close', resolve));
+  await client.query('UPDATE floor_run SET state = $2, answer = $3 WHERE id = $1', [rows[0].id, 'DONE', answer]);
+  await client.end();
+  process.stdout.write(answer);
+})();
+`;
 
 function describeFailure(what: string, result: Timed): string {
   return `${what}: exit ${result.code ?? result.signal}\n--- stdout\n${result.stdout}\n--- stderr\n${result.stderr}`;
@@ -109,7 +136,7 @@ export async function runCliOverhead(options: CliOptions = {}): Promise<BenchRes
   const reps = options.reps ?? 20;
   const warmup = options.warmup ?? 2;
   log(
-    `== ${BENCHMARK}: ${reps} interleaved rounds (execute embedded, execute external, --help, node -e 0, plugin alone), ${warmup} warm-up`,
+    `== ${BENCHMARK}: ${reps} interleaved rounds (execute embedded, execute external, --help, node -e 0, plugin alone, two floors), ${warmup} warm-up`,
   );
   log(`   load average before: ${loadAverage()}`);
   const result: BenchResult = { benchmark: BENCHMARK, metrics: { reps, warmup }, targets: [], notes: [] };
@@ -165,7 +192,22 @@ export async function runCliOverhead(options: CliOptions = {}): Promise<BenchRes
     if (setupExternal.code !== 0) throw new Error(describeFailure('register (external)', setupExternal));
 
     let leftovers = 0;
-    const walls: Record<Variant, number[]> = { embedded: [], external: [], help: [], node: [], plugin: [] };
+    const walls: Record<Variant, number[]> = {
+      embedded: [],
+      external: [],
+      help: [],
+      node: [],
+      plugin: [],
+      floor: [],
+      cluster: [],
+    };
+    const floorScript = path.join(externalProject, 'floor.cjs');
+    fs.writeFileSync(floorScript, FLOOR_SCRIPT);
+    const admin = new pg.Client({ ...cluster.connection, application_name: 'taskhost-bench' });
+    await admin.connect();
+    await admin.query('CREATE TABLE floor_run (id serial PRIMARY KEY, state text, answer text)');
+    await admin.end();
+    const floorEnv = { ...externalEnv, FLOOR_PG: path.join(PROJECT_DIR, 'node_modules', 'pg') };
     const runs: Record<'embedded' | 'external', { ms: number; resultAt: number; runId: string }[]> = {
       embedded: [],
       external: [],
@@ -216,6 +258,20 @@ export async function runCliOverhead(options: CliOptions = {}): Promise<BenchRes
         if (r.code !== 0) throw new Error(describeFailure('plugin', r));
         return r.ms;
       },
+      floor: async () => {
+        const r = await timeProcess(process.execPath, [floorScript, pluginFile, envelope], {
+          cwd: externalProject,
+          env: floorEnv,
+        });
+        if (r.code !== 0 || !/"status": ?1/.test(r.stdout)) throw new Error(describeFailure('floor', r));
+        return r.ms;
+      },
+      cluster: async () => {
+        const started = performance.now();
+        const embedded = await EmbeddedCluster.acquire(path.join(embeddedProject, '.taskhost'));
+        await embedded.release();
+        return performance.now() - started;
+      },
     };
 
     for (let round = 0; round < warmup + reps; round += 1) {
@@ -250,6 +306,8 @@ export async function runCliOverhead(options: CliOptions = {}): Promise<BenchRes
       help: summarize(walls.help),
       node: summarize(walls.node),
       plugin: summarize(walls.plugin),
+      floor: summarize(walls.floor),
+      cluster: summarize(walls.cluster),
     };
     const plugin = s.plugin.median;
     const embeddedOverhead = s.embedded.median - plugin;
@@ -332,8 +390,33 @@ export async function runCliOverhead(options: CliOptions = {}): Promise<BenchRes
           '',
           '',
         ],
+        [
+          'floor: node + pg + 2 statements + plugin',
+          fmt(s.floor.median),
+          fmt(s.floor.p10),
+          fmt(s.floor.p90),
+          fmt(s.floor.max),
+          fmt(s.floor.median - plugin),
+          '',
+          '',
+          '',
+        ],
+        [
+          'floor: embedded cluster start + stop',
+          fmt(s.cluster.median),
+          fmt(s.cluster.p10),
+          fmt(s.cluster.p90),
+          fmt(s.cluster.max),
+          '',
+          '',
+          '',
+          '',
+        ],
       ]),
     );
+    const floorNote = `floors on this machine: a bare node+pg stored run costs ${fmt(s.floor.median - plugin)} ms over its plugin (external target 120 ms); the embedded cluster's start and stop alone ${fmt(s.cluster.median)} ms (embedded target 200 ms)`;
+    log(`   ${floorNote}`);
+    result.notes.push(floorNote);
     log(
       '   (--help overhead column: --help minus node -e 0; "result on stdout at": median ms from spawn to the envelope on stdout)',
     );
@@ -361,6 +444,8 @@ export async function runCliOverhead(options: CliOptions = {}): Promise<BenchRes
       'node_e0.wall_median_ms': s.node.median,
       'help.minus_node_ms': s.help.median - s.node.median,
       'plugin.spawn_median_ms': plugin,
+      'floor.external_overhead_ms': s.floor.median - plugin,
+      'floor.cluster_start_stop_ms': s.cluster.median,
       'embedded.postmaster_leftovers': leftovers,
     });
     result.targets.push(

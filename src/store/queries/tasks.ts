@@ -474,9 +474,10 @@ export interface StoredTransition {
 type Param = (value: unknown, cast?: string) => string;
 
 /**
- * The CTEs that append `events` to the log of `task` (an SQL expression): `seq` (the task row's last_seq moved on,
- * with `sets` more of its columns), `ev` (the events numbered from it) and `notified` (a
- * pointer to followers, if any). Written only when `condition` holds.
+ * The CTEs that append `events` to the log of `task` (an SQL expression): `seq` (the task
+ * row's last_seq moved on, with `sets` more of its columns), `ev` (the events numbered from
+ * it) and `notified` (a pointer to followers, if any; a SELECT CTE runs only if the final
+ * SELECT reads it). Written only when `condition` holds.
  */
 function eventsSql(
   db: Queryable,
