@@ -5,6 +5,7 @@ import {
   updateResolution,
   updateTask,
   claimResolution,
+  type ClaimedResolution,
   type ResolutionEnd,
   type StepRunStart,
   type TaskEnd,
@@ -756,6 +757,19 @@ export async function runResolutionOnce(
       `can't run resolution ${resolutionId}: ${why ?? claim.refused}`,
     );
   }
+  return runClaimed(services, claim);
+}
+
+/**
+ * Runs a resolution run this instance has claimed (claimResolution, or the scheduler's
+ * claimDueResolutions): a crash recovered first, then µTask's Resolve.
+ */
+export async function runClaimed(
+  services: EngineServices,
+  claim: ClaimedResolution,
+): Promise<ResolutionOutcome> {
+  const { store } = services;
+  const resolutionId = claim.row.id;
   const snapshot = claim.row.template as unknown as TemplateSnapshot;
   const row = { ...claim.row, run_count: claim.row.run_count + 1 };
   const resolution = new Resolution(services, row, claim.task, snapshot, claim.steps);

@@ -3,7 +3,8 @@ import { recollectLocalRuns, recollectSilentInstances } from '../runs/recollect.
 import { isTaskhostError } from '../errors.ts';
 import { dropStaleWatches } from '../store/queries/stream-watch.ts';
 import { registerDueTaker } from './local-due.ts';
-import { runResolutionOnce, type EngineServices, type ResolutionOutcome } from './resolver.ts';
+import { claimDueResolutions, DUE_CONDITION } from '../store/queries/tasks.ts';
+import { runClaimed, type EngineServices, type ResolutionOutcome } from './resolver.ts';
 
 /**
  * Scheduling on PostgreSQL, for a server: PostgreSQL is the queue (as for µTask and
@@ -11,9 +12,9 @@ import { runResolutionOnce, type EngineServices, type ResolutionOutcome } from '
  * - an `auto_runnable` task's TODO resolution, at once;
  * - a resolution in ERROR, WAITING (woken) or TO_AUTORUN_DELAYED, once its next_retry is due;
  * - a CRASHED one, or one RUNNING under an owner that is gone (re-collected).
- * Due resolutions are claimed with FOR UPDATE SKIP LOCKED (runResolutionOnce), so no two
- * instances run one at once. A NOTIFY on `taskhost_due` wakes the loop at once; a poll is
- * the fallback (a lost notification, a next_retry reached).
+ * Due resolutions are found and claimed in one statement with FOR UPDATE SKIP LOCKED
+ * (claimDueResolutions), so no two instances run one at once. A NOTIFY on `taskhost_due`
+ * wakes the loop at once; a poll is the fallback (a lost notification, a next_retry reached).
  *
  * Crash re-collection: a taskhost process of this host that died is found by its pid at
  * every pass (runs/recollect.ts: its plugin groups killed, its runs failed). On any host,
@@ -44,13 +45,10 @@ export interface SchedulerOptions {
   onSettled?: (resolutionId: string, outcome: ResolutionOutcome) => void;
 }
 
+/** The resolutions due now, oldest first (what claimDueResolutions claims, in one statement). */
 export const DUE_QUERY = `
-  SELECT r.id FROM resolution r
-   WHERE (r.state = 'TODO' AND coalesce((r.template -> 'template' ->> 'auto_runnable')::boolean, false))
-      OR (r.state IN ('ERROR', 'WAITING', 'TO_AUTORUN_DELAYED', 'RETRY', 'TO_AUTORUN') AND r.next_retry <= now())
-      OR r.state = 'CRASHED'
-      OR (r.state = 'RUNNING' AND r.instance_id IS NULL)
-   ORDER BY r.next_retry NULLS FIRST, r.created_at
+  SELECT id FROM resolution WHERE ${DUE_CONDITION}
+   ORDER BY next_retry NULLS FIRST, created_at
    LIMIT $1
    FOR UPDATE SKIP LOCKED`;
 
@@ -146,10 +144,12 @@ export class Scheduler {
     const room = this.maxConcurrent - this.running.size;
     if (room <= 0) return;
     const limit = Number.isFinite(room) ? room : 100;
-    const { rows } = await this.store.query<{ id: string }>(DUE_QUERY, [limit]);
-    for (const { id } of rows) {
-      if (this.running.has(id) || this.stopped) continue;
-      const work = runResolutionOnce(this.services, id)
+    // Claimed in the statement that finds them: instances polling together never race for
+    // one resolution (rows another holds are skipped), and a claim costs no statement of its own.
+    const claims = await claimDueResolutions(this.store, limit, this.services.owner?.claim() ?? null);
+    for (const claim of claims) {
+      const id = claim.row.id;
+      const work = runClaimed(this.services, claim)
         .then((outcome) => this.onSettled(id, outcome))
         .catch((error: unknown) => {
           // Another instance took it first, or its state changed: not a failure.

@@ -527,11 +527,109 @@ export interface ClaimedResolution {
   running: StreamEvent[];
 }
 
+/** Resolutions due now, for any instance to claim (see engine/scheduler.ts). */
+export const DUE_CONDITION = `(state = 'TODO' AND coalesce((template -> 'template' ->> 'auto_runnable')::boolean, false))
+      OR (state IN ('ERROR', 'WAITING', 'TO_AUTORUN_DELAYED', 'RETRY', 'TO_AUTORUN') AND next_retry <= now())
+      OR state = 'CRASHED'
+      OR (state = 'RUNNING' AND instance_id IS NULL)`;
+
+/** What a claim statement returns for each resolution it locked. */
+type ClaimRow = ResolutionRow & {
+  crashed: boolean | null;
+  claimed: boolean;
+  running_seq: string | null;
+  task_json: Record<string, unknown>;
+  steps_json: (StepRow & { last_run: string | null })[] | null;
+};
+
 /**
- * Claims a resolution run in ONE statement: the row locked (SKIP LOCKED: `busy` when another
- * holds it), its state checked (`refused` with it when it can't run), the owner instance
- * recorded, the resolution RUNNING under it with one run more, and, unless it is a crash to
- * recover first, the task RUNNING with its event; the task and the steps read back.
+ * Claims the resolutions `locked` selects (FOR UPDATE SKIP LOCKED) in ONE statement: each
+ * one's state checked, the owner instance recorded, each RUNNING under it with one run more
+ * and, unless it is a crash to recover first, its task RUNNING with that event (followers
+ * notified); the tasks and their steps read back. Rows locked but not claimable come back
+ * with `claimed` false.
+ */
+async function claimLocked(
+  db: Queryable,
+  locked: (param: Param) => string,
+  firstValues: readonly unknown[],
+  owner: InstanceRow | null,
+): Promise<{ rows: ClaimRow[]; now: string }> {
+  const values: unknown[] = [...firstValues];
+  const param: Param = (value, cast = '') => {
+    values.push(value);
+    return `$${values.length}${cast}`;
+  };
+  const now = new Date().toISOString();
+  const parts = [
+    `locked AS (${locked(param)})`,
+    `claimable AS (SELECT id, task_id, (state = 'CRASHED' OR (state = 'RUNNING' AND instance_id IS NULL)) AS crashed
+       FROM locked WHERE state NOT IN ('RUNNING', 'DONE', 'CANCELLED') OR state = 'CRASHED'
+                      OR (state = 'RUNNING' AND instance_id IS NULL))`,
+    `claimed AS (UPDATE resolution r SET state = 'RUNNING', run_count = r.run_count + 1,
+       instance_id = ${param(owner?.id ?? null, '::uuid')}, last_start = now(), next_retry = NULL
+       FROM claimable c WHERE r.id = c.id RETURNING r.id)`,
+    `running AS (UPDATE task t SET state = 'RUNNING', last_seq = t.last_seq + 1, last_activity = now()
+       FROM claimable c WHERE t.id = c.task_id AND NOT c.crashed RETURNING t.id, t.last_seq)`,
+    `running_event AS (INSERT INTO event (stream_id, seq, type, state, ts)
+       SELECT id, last_seq, 'task', 'RUNNING', ${param(now, '::timestamptz')} FROM running
+       ON CONFLICT (stream_id, seq) DO NOTHING)`,
+    `notified AS (SELECT pg_notify('${EVENT_CHANNEL}', id::text || ':' || last_seq) AS sent FROM running
+       WHERE ${watchedStreamSql('running.id')})`,
+  ];
+  if (owner) {
+    parts.push(
+      `registered AS (INSERT INTO instance (id, kind, hostname, pid, process_start, version)
+         SELECT ${param(owner.id, '::uuid')}, ${param(owner.kind)}, ${param(owner.hostname)},
+                ${param(owner.pid, '::int')}, ${param(owner.process_start)}, ${param(owner.version)}
+          WHERE EXISTS (SELECT 1 FROM claimable)
+         ON CONFLICT (id) DO NOTHING)`,
+    );
+  }
+  const sql = `WITH ${parts.join(',\n')}
+    SELECT locked.*, c.crashed, EXISTS (SELECT 1 FROM claimed WHERE claimed.id = locked.id) AS claimed,
+           run.last_seq AS running_seq, (SELECT count(*) FROM notified) AS sent,
+           (SELECT to_jsonb(t) FROM task t WHERE t.id = locked.task_id) AS task_json,
+           (SELECT jsonb_agg(to_jsonb(s) ORDER BY s.parent NULLS FIRST, s.child_index, s.name)
+              FROM (SELECT ${STEP_SELECT} FROM resolution_step WHERE resolution_id = locked.id) s) AS steps_json
+      FROM locked LEFT JOIN claimable c ON c.id = locked.id LEFT JOIN running run ON run.id = locked.task_id`;
+  const { rows } = await db.query<ClaimRow>(prepared(sql), values);
+  return { rows, now };
+}
+
+/** A claimed row as the engine takes it: values decrypted, the RUNNING event numbered. */
+function claimOf(codec: ValueCodec, row: ClaimRow, now: string): ClaimedResolution {
+  const {
+    crashed,
+    claimed: _claimed,
+    running_seq: runningSeq,
+    task_json: taskJson,
+    steps_json: stepsJson,
+    ...locked
+  } = row;
+  const task = taskFromRow(codec, {
+    ...(taskJson as unknown as TaskRow),
+    created_at: new Date(taskJson.created_at as string),
+    last_activity: new Date(taskJson.last_activity as string),
+    last_seq: String(taskJson.last_seq),
+  });
+  const steps = (stepsJson ?? []).map((step) => ({
+    ...stepFromRow(codec, step),
+    last_run: step.last_run ? new Date(step.last_run).toISOString() : null,
+  }));
+  const running: NewTaskEvent[] = [{ type: 'task', state: 'RUNNING' }];
+  return {
+    row: resolutionFromRow(codec, locked as ResolutionRow),
+    crashed: crashed === true,
+    task,
+    steps,
+    running: runningSeq === null ? [] : numberEvents(running, Number(runningSeq), now),
+  };
+}
+
+/**
+ * Claims one resolution run in ONE statement (claimLocked): `busy` when another holds its
+ * row, `refused` with its state when it can't run.
  */
 export async function claimResolution(
   db: Queryable,
@@ -540,86 +638,35 @@ export async function claimResolution(
 ): Promise<
   { busy: true } | { busy: false; refused: string } | ({ busy: false; refused: null } & ClaimedResolution)
 > {
-  const values: unknown[] = [];
-  const param: Param = (value, cast = '') => {
-    values.push(value);
-    return `$${values.length}${cast}`;
-  };
-  const resolution = param(id, '::uuid');
-  const ownerId = param(owner?.id ?? null, '::uuid');
-  const now = new Date().toISOString();
-  const running: NewTaskEvent[] = [{ type: 'task', state: 'RUNNING' }];
-  const parts = [
-    `locked AS (SELECT * FROM resolution WHERE id = ${resolution} FOR UPDATE SKIP LOCKED)`,
-    `claimable AS (SELECT id, task_id, (state = 'CRASHED' OR (state = 'RUNNING' AND instance_id IS NULL)) AS crashed
-       FROM locked WHERE state NOT IN ('RUNNING', 'DONE', 'CANCELLED') OR state = 'CRASHED'
-                      OR (state = 'RUNNING' AND instance_id IS NULL))`,
-    `claimed AS (UPDATE resolution r SET state = 'RUNNING', run_count = r.run_count + 1, instance_id = ${ownerId},
-       last_start = now(), next_retry = NULL FROM claimable c WHERE r.id = c.id RETURNING r.id)`,
-  ];
-  if (owner) {
-    parts.push(
-      `registered AS (INSERT INTO instance (id, kind, hostname, pid, process_start, version)
-         SELECT ${param(owner.id, '::uuid')}, ${param(owner.kind)}, ${param(owner.hostname)},
-                ${param(owner.pid, '::int')}, ${param(owner.process_start)}, ${param(owner.version)} FROM claimable
-         ON CONFLICT (id) DO NOTHING)`,
-    );
-  }
-  const events = eventsSql(
+  const { rows, now } = await claimLocked(
     db,
-    running,
-    param,
-    'EXISTS (SELECT 1 FROM claimable WHERE NOT crashed)',
-    now,
-    ["state = 'RUNNING'"],
-    '(SELECT task_id FROM locked)',
+    () => 'SELECT * FROM resolution WHERE id = $1::uuid FOR UPDATE SKIP LOCKED',
+    [id],
+    owner,
   );
-  const sql = `WITH ${[...parts, ...events].join(',\n')}
-    SELECT locked.*, (SELECT crashed FROM claimable) AS crashed, (SELECT count(*) FROM claimed)::int AS claimed,
-           (SELECT last_seq FROM seq) AS running_seq, (SELECT count(*) FROM notified) AS sent,
-           (SELECT to_jsonb(t) FROM task t WHERE t.id = locked.task_id) AS task_json,
-           (SELECT jsonb_agg(to_jsonb(s) ORDER BY s.parent NULLS FIRST, s.child_index, s.name)
-              FROM (SELECT ${STEP_SELECT} FROM resolution_step WHERE resolution_id = locked.id) s) AS steps_json
-      FROM locked`;
-  const { rows } = await db.query<
-    ResolutionRow & {
-      crashed: boolean | null;
-      claimed: number;
-      running_seq: string | null;
-      task_json: Record<string, unknown>;
-      steps_json: (StepRow & { last_run: string | null })[] | null;
-    }
-  >(prepared(sql), values);
   const row = rows[0];
   if (!row) return { busy: true };
-  const {
-    crashed,
-    claimed,
-    running_seq: runningSeq,
-    task_json: taskJson,
-    steps_json: stepsJson,
-    ...locked
-  } = row;
-  if (claimed === 0) return { busy: false, refused: row.state };
-  const task = taskFromRow(db.codec, {
-    ...(taskJson as unknown as TaskRow),
-    created_at: new Date(taskJson.created_at as string),
-    last_activity: new Date(taskJson.last_activity as string),
-    last_seq: String(taskJson.last_seq),
-  });
-  const steps = (stepsJson ?? []).map((step) => ({
-    ...stepFromRow(db.codec, step),
-    last_run: step.last_run ? new Date(step.last_run).toISOString() : null,
-  }));
-  return {
-    busy: false,
-    refused: null,
-    row: resolutionFromRow(db.codec, locked as ResolutionRow),
-    crashed: crashed === true,
-    task,
-    steps,
-    running: runningSeq === null ? [] : numberEvents(running, Number(runningSeq), now),
-  };
+  if (!row.claimed) return { busy: false, refused: row.state };
+  return { busy: false, refused: null, ...claimOf(db.codec, row, now) };
+}
+
+/**
+ * Claims up to `limit` due resolutions in ONE statement (oldest due first; rows another
+ * instance holds are skipped): several instances polling at once each get their own.
+ */
+export async function claimDueResolutions(
+  db: Queryable,
+  limit: number,
+  owner: InstanceRow | null,
+): Promise<ClaimedResolution[]> {
+  const { rows, now } = await claimLocked(
+    db,
+    () => `SELECT * FROM resolution WHERE ${DUE_CONDITION}
+            ORDER BY next_retry NULLS FIRST, created_at LIMIT $1 FOR UPDATE SKIP LOCKED`,
+    [limit],
+    owner,
+  );
+  return rows.filter((row) => row.claimed).map((row) => claimOf(db.codec, row, now));
 }
 
 /**
