@@ -133,9 +133,20 @@ export async function startUiServer(
  * (no load event), so this polls location rather than waiting for a navigation.
  */
 export async function waitForPath(page: Page, pattern: RegExp): Promise<void> {
-  await page.waitForFunction((source) => {
-    // Runs in the page (this file is typed for Node, without the DOM's names).
-    const { location } = globalThis as unknown as { location: { pathname: string; search: string } };
-    return new RegExp(source).test(location.pathname + location.search);
-  }, pattern.source);
+  try {
+    await page.waitForFunction((source) => {
+      // Runs in the page (this file is typed for Node, without the DOM's names).
+      const { location } = globalThis as unknown as { location: { pathname: string; search: string } };
+      return new RegExp(source).test(location.pathname + location.search);
+    }, pattern.source);
+  } catch (error) {
+    // Say where the page stayed and what it shows as an error (a refused form, an API error).
+    const alerts = await page
+      .locator('[role="alert"], .error')
+      .allInnerTexts()
+      .catch(() => []);
+    throw new Error(
+      `the page did not reach ${pattern.source}: it is at ${page.url()}; alerts: ${JSON.stringify(alerts)} (${(error as Error).message})`,
+    );
+  }
 }
