@@ -406,7 +406,7 @@ async function runKilledWhenReady(
   data: unknown,
   readyLine: string,
   options: RunOptions & { timeoutMs: number },
-): Promise<Run & { timeoutMs: number }> {
+): Promise<Run & { limitNamed: string }> {
   for (let timeoutMs = options.timeoutMs, attempt = 1; ; timeoutMs *= 4, attempt += 1) {
     let ready = false;
     const run = await runFixture(name, data, {
@@ -417,7 +417,8 @@ async function runKilledWhenReady(
         options.onLine?.(line);
       },
     });
-    if (ready) return { ...run, timeoutMs };
+    // What the error must say: the limit this attempt was given, as the run states it.
+    if (ready) return { ...run, limitNamed: `killed after the ${timeoutMs / 1000} s timeout` };
     assert.ok(
       attempt < 4,
       `${name} never printed "${readyLine}" before its timeout, the last ${timeoutMs} ms`,
@@ -435,7 +436,7 @@ test('hang.sh: past the timeout the whole group is killed, the grandchild too', 
   const pidfile = path.join(dir, 'grandchild.pid');
   // hang.sh starts a `sleep 1000` grandchild, writes its pid, then prints this line on stderr
   // and sleeps: once the line is out, the grandchild runs in the plugin's process group.
-  const { outcome, timeoutMs } = await runKilledWhenReady(
+  const { outcome, limitNamed } = await runKilledWhenReady(
     'hang.sh',
     { pidfile },
     'hang: waiting for a lock that never frees',
@@ -446,7 +447,7 @@ test('hang.sh: past the timeout the whole group is killed, the grandchild too', 
   assert.equal(outcome.state, 'SERVER_ERROR');
   assert.equal(outcome.killReason, 'timeout');
   assert.equal(outcome.retriable, true);
-  assert.ok(outcome.error?.includes(`killed after the ${timeoutMs / 1000} s timeout`), outcome.error ?? '');
+  assert.ok(outcome.error?.includes(limitNamed), outcome.error ?? '');
   assert.match(outcome.error ?? '', /hang: waiting for a lock that never frees/);
   // Left alone it would sleep 1000 s: only the kill of the whole group ends it. (Polled: it is
   // not our child, so no exit event reaches us; the limit is a hang guard.)
@@ -458,7 +459,7 @@ test('hang.sh: past the timeout the whole group is killed, the grandchild too', 
 
 test('ignores-term.sh: a plugin ignoring SIGTERM is killed with SIGKILL after the grace', async () => {
   // It prints its line after `trap '' TERM`: a kill that comes later finds SIGTERM ignored.
-  const { outcome, timeoutMs } = await runKilledWhenReady(
+  const { outcome, limitNamed } = await runKilledWhenReady(
     'ignores-term.sh',
     {},
     'ignores-term: not listening',
@@ -472,7 +473,7 @@ test('ignores-term.sh: a plugin ignoring SIGTERM is killed with SIGKILL after th
   // SIGTERM alone could not end it: it died of the SIGKILL that follows the grace.
   assert.equal(outcome.signal, 'SIGKILL');
   assert.equal(outcome.exitCode, null);
-  assert.ok(outcome.error?.includes(`killed after the ${timeoutMs / 1000} s timeout`), outcome.error ?? '');
+  assert.ok(outcome.error?.includes(limitNamed), outcome.error ?? '');
   assert.match(outcome.error ?? '', /ignores-term: not listening/);
 });
 
