@@ -1,7 +1,7 @@
 import { randomBytes, scrypt, timingSafeEqual, type ScryptOptions } from 'node:crypto';
 import fs from 'node:fs';
-import path from 'node:path';
 import { TaskhostError } from '../../errors.ts';
+import { writePrivateJson } from '../../system/private-file.ts';
 
 /**
  * The basic-auth users file (SPEC section 8, `auth.users_file`): JSON, mode 0600, each user
@@ -121,12 +121,7 @@ export function readUsersFile(file: string): UsersFile | null {
 
 /** Writes the users file whole (a temporary file renamed over it), mode 0600, its folder created. */
 export function writeUsersFile(file: string, contents: UsersFile): void {
-  fs.mkdirSync(path.dirname(path.resolve(file)), { recursive: true });
-  const temporary = `${file}.${process.pid}.tmp`;
-  fs.writeFileSync(temporary, `${JSON.stringify(contents, null, 2)}\n`, { mode: 0o600 });
-  // The mode of a file that was already there (umask aside) is set explicitly.
-  fs.chmodSync(temporary, 0o600);
-  fs.renameSync(temporary, file);
+  writePrivateJson(file, contents);
 }
 
 /** Adds a user, or sets the password (and groups, when given) of one that exists. Returns whether it was new. */

@@ -59,6 +59,9 @@ export function resolutionRoutes(app: FastifyInstance, deps: ServerDeps): void {
       'resolve',
       `you are not allowed to ${action} resolution ${id}`,
     );
+  /** The resolution `id`, if `caller` may see its task (GET routes); else 403. */
+  const visible = (caller: Caller, id: string) =>
+    resolutionWithRight(deps.store, catalog, caller, id, 'see', `can't display resolution ${id}`);
 
   /** What a step definition may use: builtins, the registered plugins, the server's functions. */
   const stepChecks = async (): Promise<CheckOptions> => {
@@ -134,14 +137,7 @@ export function resolutionRoutes(app: FastifyInstance, deps: ServerDeps): void {
     },
     async (request) => {
       const { id } = request.params as { id: string };
-      await resolutionWithRight(
-        deps.store,
-        catalog,
-        callerOf(request),
-        id,
-        'see',
-        `can't display resolution ${id}`,
-      );
+      await visible(callerOf(request), id);
       return loadResolutionDocument(deps, id);
     },
   );
@@ -317,14 +313,7 @@ export function resolutionRoutes(app: FastifyInstance, deps: ServerDeps): void {
     },
     async (request) => {
       const { id, stepName } = request.params as { id: string; stepName: string };
-      const row = await resolutionWithRight(
-        deps.store,
-        catalog,
-        callerOf(request),
-        id,
-        'see',
-        `can't display resolution ${id}`,
-      );
+      const row = await visible(callerOf(request), id);
       const step = (await loadSteps(deps.store, id)).find((candidate) => candidate.name === stepName);
       if (!step) throw new TaskhostError('TH_TASK_NOT_FOUND', `no step ${stepName} in resolution ${id}`);
       return stepDocument(step, definitionOf(step, snapshotOfRow(row).template.steps));

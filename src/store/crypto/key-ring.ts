@@ -1,7 +1,7 @@
 import { randomBytes } from 'node:crypto';
 import fs from 'node:fs';
-import path from 'node:path';
 import { TaskhostError } from '../../errors.ts';
+import { stagePrivateJson } from '../../system/private-file.ts';
 
 /**
  * The key ring (SPEC section 8, "Data at rest"): a JSON file of labelled AES-256 keys, mode
@@ -114,7 +114,6 @@ export function readKeyRing(file: string): KeyRing | null {
 }
 
 function stage(ring: KeyRing): string {
-  fs.mkdirSync(path.dirname(ring.file), { recursive: true, mode: 0o700 });
   const body = {
     keys: ring.keys.map((key) => ({
       label: key.label,
@@ -122,10 +121,7 @@ function stage(ring: KeyRing): string {
       created_at: key.created_at,
     })),
   };
-  const staged = `${ring.file}.${process.pid}.tmp`;
-  fs.writeFileSync(staged, `${JSON.stringify(body, null, 2)}\n`, { mode: 0o600 });
-  fs.chmodSync(staged, 0o600);
-  return staged;
+  return stagePrivateJson(ring.file, body, 0o700);
 }
 
 /**
