@@ -157,14 +157,4 @@ export interface Comment {
   created: string;
 }
 
-/** One event of a run's or a task's stream. */
-export interface StreamEvent {
-  seq: number;
-  type: 'log' | 'run' | 'step' | 'task';
-  step: string | null;
-  stream: string | null;
-  line: string | null;
-  state: string | null;
-  ts: string;
-  data?: Record<string, unknown> | null;
-}
+export type { StreamEvent } from '../protocol/stream-event.ts';

@@ -1,23 +1,11 @@
 import { prepared, type Queryable } from '../store.ts';
+import type { EventType, StreamEvent } from '../../protocol/stream-event.ts';
 import { watchedStreamSql } from './stream-watch.ts';
 
 /** The channel whose payloads point at new events: `<stream_id>:<last seq>`. */
 export const EVENT_CHANNEL = 'taskhost_event';
 
-export type EventType = 'log' | 'run' | 'step' | 'task';
-
-/** One entry of a run's or a task's ordered log, as stored and as streamed. */
-export interface StreamEvent {
-  seq: number;
-  type: EventType;
-  step: string | null;
-  stream: string | null;
-  line: string | null;
-  state: string | null;
-  ts: string;
-  /** Extra fields of state events (a run's result and error). */
-  data?: Record<string, unknown> | null;
-}
+export type { EventType, StreamEvent } from '../../protocol/stream-event.ts';
 
 /**
  * Appends events to a stream and notifies listeners in the same round trip: the NOTIFY
