@@ -3,7 +3,7 @@ import { TaskhostError } from '../errors.ts';
 import { insertBatch } from '../store/queries/batches.ts';
 import type { Store } from '../store/store.ts';
 import type { TemplateSnapshot } from './snapshot.ts';
-import { insertPreparedTask, prepareTask, type PreparedTask } from './tasks.ts';
+import { insertPreparedTasks, prepareTask, type PreparedTask } from './tasks.ts';
 
 /** What µTask's POST /batch needs: one task per input, all of one template. */
 export interface NewBatchRequest {
@@ -59,7 +59,7 @@ export async function createBatch(store: Store, request: NewBatchRequest): Promi
   }
   await store.transaction(async (db) => {
     await insertBatch(db, batchId);
-    for (const task of prepared) await insertPreparedTask(db, task);
+    await insertPreparedTasks(db, prepared);
   });
   return { batchId, taskIds: prepared.map((task) => task.taskId) };
 }

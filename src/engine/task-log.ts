@@ -8,6 +8,7 @@ import {
 } from '../store/queries/tasks.ts';
 import type { Queryable, Store } from '../store/store.ts';
 import type { EventHub } from '../stream/hub.ts';
+import { transitionBatcher } from './transition-batcher.ts';
 
 const FLUSH_BATCH = 1000;
 
@@ -153,7 +154,9 @@ export class TaskLog {
               await alongside(db);
               return numbered;
             })
-          : writeTransition(store, this.taskId, events, rows, this.fence),
+          : this.fence
+            ? transitionBatcher(store).write({ taskId: this.taskId, events, write: rows, fence: this.fence })
+            : writeTransition(store, this.taskId, events, rows, this.fence),
       );
     } catch (error) {
       this.processes.unshift(...processes);

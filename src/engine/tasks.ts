@@ -5,8 +5,11 @@ import {
   getResolutionOfTask,
   getTask,
   insertNewTask,
+  insertNewTasks,
   loadSteps,
+  type NewTaskRecord,
   type StepRow,
+  type StoredNewTask,
 } from '../store/queries/tasks.ts';
 import type { Queryable, Store } from '../store/store.ts';
 import { renderString } from '../template/render.ts';
@@ -131,21 +134,39 @@ export async function insertPreparedTask(
   prepared: PreparedTask,
   notifyDue = true,
 ): Promise<TaskDocument> {
+  const record = newTaskRecord(prepared, notifyDue);
+  return createdDocument(prepared, record, await insertNewTask(db, record));
+}
+
+/**
+ * Stores prepared tasks at once (one statement: store/queries/tasks.ts insertNewTasks), the
+ * schedulers woken once if any is due now. Returns their documents as stored, in order.
+ */
+export async function insertPreparedTasks(
+  db: Queryable,
+  prepared: readonly PreparedTask[],
+): Promise<TaskDocument[]> {
+  const records = prepared.map((task) => newTaskRecord(task, true));
+  const stored = await insertNewTasks(db, records);
+  return prepared.map((task, i) =>
+    createdDocument(task, records[i] as NewTaskRecord, stored[i] as StoredNewTask),
+  );
+}
+
+/** What a prepared task stores: its task row, resolution, TODO steps, first comment. */
+function newTaskRecord(prepared: PreparedTask, notifyDue: boolean): NewTaskRecord {
   const { request, taskId, resolutionId } = prepared;
   const { template } = request.snapshot;
   const delayed = request.delayMs !== undefined && request.delayMs !== null;
-  const state = delayed ? TaskState.DELAYED : TaskState.TODO;
   // µTask's delayed autorun: a resolution due at next_retry. A delayed task whose template
   // is not auto_runnable waits TODO for a resolver, as any such task does.
   const autorunDelayed = delayed && template.auto_runnable;
-  const steps = Object.keys(template.steps).map(newStepRow);
-  const resolutionState = autorunDelayed ? ResolutionState.TO_AUTORUN_DELAYED : ResolutionState.TODO;
-  const stored = await insertNewTask(db, {
+  return {
     task: {
       id: taskId,
       templateName: template.name,
       title: prepared.title,
-      state,
+      state: delayed ? TaskState.DELAYED : TaskState.TODO,
       requester: request.requester,
       requesterGroups: request.requesterGroups,
       input: prepared.input,
@@ -160,25 +181,30 @@ export async function insertPreparedTask(
     resolution: {
       id: resolutionId,
       taskId,
-      state: resolutionState,
+      state: autorunDelayed ? ResolutionState.TO_AUTORUN_DELAYED : ResolutionState.TODO,
       resolver: request.resolver ?? request.requester,
       resolverInput: prepared.resolverInput,
       template: request.snapshot,
       runMax: template.retry_max,
       delayMs: autorunDelayed ? request.delayMs : null,
     },
-    steps,
+    steps: Object.keys(template.steps).map(newStepRow),
     comment: request.comment ? { id: randomUUID(), content: request.comment } : null,
     // An auto_runnable task starts at once (a delayed one when due), on whichever instance
     // claims it; the caller may hand it to this process's scheduler instead (local-due.ts).
     notifyDue: notifyDue && template.auto_runnable && !delayed,
-  });
+  };
+}
+
+/** A new task's document, from what it stored and what PostgreSQL stamped. */
+function createdDocument(prepared: PreparedTask, record: NewTaskRecord, stored: StoredNewTask): TaskDocument {
+  const { request } = prepared;
   const created = stored.created.toISOString();
   return {
-    id: taskId,
-    template_name: template.name,
+    id: prepared.taskId,
+    template_name: record.task.templateName,
     title: prepared.title,
-    state,
+    state: record.task.state,
     requester: request.requester,
     resolver_usernames: request.resolverUsernames ?? [],
     input: prepared.input,
@@ -186,12 +212,12 @@ export async function insertPreparedTask(
     created,
     last_activity: created,
     resolution: {
-      id: resolutionId,
-      state: resolutionState,
+      id: prepared.resolutionId,
+      state: record.resolution.state,
       run_count: 0,
       next_retry: stored.nextRetry ? stored.nextRetry.toISOString() : null,
     },
-    steps: Object.fromEntries(steps.map((step) => [step.name, stepEntry(step, null)])),
+    steps: Object.fromEntries(record.steps.map((step) => [step.name, stepEntry(step, null)])),
   };
 }
 

@@ -111,10 +111,7 @@ export interface NewTaskRecord {
  * and its first comment. Returns what PostgreSQL stamped: the creation time and when the
  * resolution is due.
  */
-export async function insertNewTask(
-  db: Queryable,
-  record: NewTaskRecord,
-): Promise<{ created: Date; nextRetry: Date | null }> {
+export async function insertNewTask(db: Queryable, record: NewTaskRecord): Promise<StoredNewTask> {
   const { task, resolution, comment } = record;
   const { rows } = await db.query<{ created_at: Date; next_retry: Date | null }>(
     prepared(`WITH t AS (
@@ -167,6 +164,101 @@ export async function insertNewTask(
   return { created: row.created_at, nextRetry: row.next_retry };
 }
 
+/** What PostgreSQL stamped on a new task: its creation time and when its resolution is due. */
+export interface StoredNewTask {
+  created: Date;
+  nextRetry: Date | null;
+}
+
+/**
+ * Stores new tasks in ONE statement (a batch: µTask's POST /batch), each as insertNewTask
+ * stores one; the schedulers are woken once if any is due now. The template snapshots are
+ * sent once each (a batch's tasks share theirs). Returns what PostgreSQL stamped, in order.
+ */
+export async function insertNewTasks(
+  db: Queryable,
+  records: readonly NewTaskRecord[],
+): Promise<StoredNewTask[]> {
+  if (records.length === 0) return [];
+  const templates: unknown[] = [];
+  const templateIndex = new Map<unknown, number>();
+  const indexOf = (template: unknown): number => {
+    let index = templateIndex.get(template);
+    if (index === undefined) {
+      index = templates.push(template) - 1;
+      templateIndex.set(template, index);
+    }
+    return index;
+  };
+  const rows = records.map(({ task, resolution, comment, notifyDue }) => ({
+    id: task.id,
+    template_name: task.templateName,
+    title: db.codec.text(task.title),
+    state: task.state,
+    requester_username: task.requester,
+    requester_groups: task.requesterGroups ?? [],
+    input: db.codec.jsonField(task.input),
+    tags: task.tags ?? {},
+    parent_task_id: task.parentTaskId ?? null,
+    watcher_usernames: task.watcherUsernames ?? [],
+    resolver_usernames: task.resolverUsernames ?? [],
+    watcher_groups: task.watcherGroups ?? [],
+    resolver_groups: task.resolverGroups ?? [],
+    batch_id: task.batchId ?? null,
+    resolution_id: resolution.id,
+    resolution_state: resolution.state,
+    resolver_username: resolution.resolver,
+    resolver_input: db.codec.jsonField(resolution.resolverInput),
+    template_index: indexOf(resolution.template),
+    run_max: resolution.runMax,
+    delay_ms: resolution.delayMs ?? null,
+    comment_id: comment?.id ?? null,
+    comment: comment ? db.codec.text(comment.content) : null,
+    notify: notifyDue,
+  }));
+  const steps = records.flatMap(({ resolution, steps: list }) =>
+    encodeSteps(db.codec, list).map((step) => ({ resolution_id: resolution.id, ...step })),
+  );
+  const { rows: stored } = await db.query<{ id: string; created_at: Date; next_retry: Date | null }>(
+    prepared(`WITH d AS (
+       SELECT * FROM jsonb_to_recordset($1::jsonb) AS d (id uuid, template_name text, title text, state text,
+         requester_username text, requester_groups text[], input jsonb, tags jsonb, parent_task_id uuid,
+         watcher_usernames text[], resolver_usernames text[], watcher_groups text[], resolver_groups text[],
+         batch_id uuid, resolution_id uuid, resolution_state text, resolver_username text, resolver_input jsonb,
+         template_index integer, run_max integer, delay_ms float8, comment_id uuid, comment text, notify boolean)
+     ), t AS (
+       INSERT INTO task (id, template_name, title, state, requester_username, requester_groups, input, tags,
+                         parent_task_id, watcher_usernames, resolver_usernames, watcher_groups, resolver_groups,
+                         batch_id, last_seq)
+       SELECT id, template_name, title, state, requester_username, requester_groups, input, tags,
+              parent_task_id, watcher_usernames, resolver_usernames, watcher_groups, resolver_groups, batch_id, 1
+         FROM d
+       RETURNING id, created_at
+     ), r AS (
+       INSERT INTO resolution (id, task_id, state, resolver_username, resolver_input, template, run_max, next_retry)
+       SELECT resolution_id, id, resolution_state, resolver_username, resolver_input, $2::jsonb -> template_index,
+              run_max, now() + delay_ms * interval '1 millisecond'
+         FROM d
+       RETURNING task_id, next_retry
+     ), s AS (${upsertStepsSql(null, '$3')}
+     ), c AS (
+       INSERT INTO comment (id, task_id, username, content)
+       SELECT comment_id, id, requester_username, comment FROM d WHERE comment_id IS NOT NULL
+     ), e AS (
+       INSERT INTO event (stream_id, seq, type, state, ts) SELECT id, 1, 'task', state, now() FROM d
+     )
+     SELECT t.id, t.created_at, r.next_retry,
+            (SELECT pg_notify('taskhost_due', '') FROM d WHERE notify LIMIT 1) AS woken
+       FROM t JOIN r ON r.task_id = t.id`),
+    [JSON.stringify(rows), JSON.stringify(templates), JSON.stringify(steps)],
+  );
+  const byId = new Map(stored.map((row) => [row.id, row]));
+  return records.map(({ task }) => {
+    const row = byId.get(task.id) as { created_at: Date; next_retry: Date | null };
+    return { created: row.created_at, nextRetry: row.next_retry };
+  });
+}
+
 const STEP_SELECT = `name, parent, child_index, state, try_count, executions, last_run, output, metadata,
   children, error, item, has_item, extra_dependencies, children_steps`;
 
@@ -188,7 +280,7 @@ export async function saveSteps(
 }
 
 /** Steps with their values encrypted, as jsonb_to_recordset takes them (null stays null). */
-function encodeSteps(codec: ValueCodec, steps: readonly StepRow[]): readonly StepRow[] {
+export function encodeSteps(codec: ValueCodec, steps: readonly StepRow[]): readonly StepRow[] {
   if (!codec.encrypts) return steps;
   return steps.map((step) => ({
     ...step,
@@ -233,13 +325,15 @@ export function resolutionFromRow(
 }
 
 /**
- * INSERT … ON CONFLICT DO UPDATE of step rows given as a JSON list (`rows`), for `resolution`;
- * only when `condition` holds.
+ * INSERT … ON CONFLICT DO UPDATE of step rows given as a JSON list (`rows`), for `resolution`
+ * (null: each row names its own, `resolution_id`); only when `condition` holds.
  */
-function upsertStepsSql(resolution: string, rows: string, condition = 'true'): string {
+export function upsertStepsSql(resolution: string | null, rows: string, condition = 'true'): string {
+  const selected = resolution === null ? 'r.*' : `${resolution}, r.*`;
+  const columns = resolution === null ? `resolution_id uuid, ${STEP_COLUMNS}` : STEP_COLUMNS;
   return `INSERT INTO resolution_step (resolution_id, name, parent, child_index, state, try_count, executions,
             last_run, output, metadata, children, error, item, has_item, extra_dependencies, children_steps)
-     SELECT ${resolution}, r.* FROM jsonb_to_recordset(${rows}::jsonb) AS r (${STEP_COLUMNS}) WHERE ${condition}
+     SELECT ${selected} FROM jsonb_to_recordset(${rows}::jsonb) AS r (${columns}) WHERE ${condition}
      ON CONFLICT (resolution_id, name) DO UPDATE SET
        parent = EXCLUDED.parent, child_index = EXCLUDED.child_index, state = EXCLUDED.state,
        try_count = EXCLUDED.try_count, executions = EXCLUDED.executions, last_run = EXCLUDED.last_run,
@@ -348,7 +442,7 @@ export interface NewTaskEvent {
 }
 
 /** The events as stored: numbered up to `last` (the task row's last_seq after the write). */
-function numberEvents(events: readonly NewTaskEvent[], last: number, now: string): StreamEvent[] {
+export function numberEvents(events: readonly NewTaskEvent[], last: number, now: string): StreamEvent[] {
   const first = last - events.length + 1;
   return events.map((event, index) => {
     const stored: StreamEvent = {
@@ -413,7 +507,7 @@ export interface StepRunEnd {
 }
 
 /** A run's end with its result and error encrypted, for jsonb_to_recordset. */
-function encodeRunEnd<T extends StepRunEnd>(codec: ValueCodec, run: T): T {
+export function encodeRunEnd<T extends StepRunEnd>(codec: ValueCodec, run: T): T {
   return codec.encrypts ? { ...run, result: codec.jsonField(run.result), error: codec.text(run.error) } : run;
 }
 
@@ -787,14 +881,17 @@ export async function writeTransition(
     prepared(`WITH ${parts.join(',\n')}\n${select}`),
     values,
   );
-  if (rows[0]?.owned === false) {
-    throw new TaskhostError(
-      'TH_RESOLUTION_LOST',
-      `resolution ${fence?.resolutionId} is no longer this instance's: it was taken for dead and another took it over`,
-    );
-  }
+  if (rows[0]?.owned === false) throw resolutionLost(fence?.resolutionId ?? '');
   return {
     events: numberEvents(events, Number(rows[0]?.last_seq ?? 0), now),
     nextRetry: rows[0]?.next_retry ?? null,
   };
+}
+
+/** The refusal of a fenced write whose resolution another instance took over. */
+export function resolutionLost(resolutionId: string): TaskhostError {
+  return new TaskhostError(
+    'TH_RESOLUTION_LOST',
+    `resolution ${resolutionId} is no longer this instance's: it was taken for dead and another took it over`,
+  );
 }

@@ -1,0 +1,118 @@
+import type { Store } from '../store/store.ts';
+import { writeTransitions, type FencedTransition } from '../store/queries/transition-batch.ts';
+import { writeTransition, type StoredTransition } from '../store/queries/tasks.ts';
+
+/** Statements of transitions in flight at once, a store (each holds a pool connection). */
+const IN_FLIGHT = 2;
+
+export interface TransitionBatcherOptions {
+  /** Statements in flight at once (default IN_FLIGHT). */
+  inFlight?: number;
+}
+/** Transitions a statement at most. */
+const BATCH_MAX = 256;
+
+interface Pending {
+  transition: FencedTransition;
+  resolve: (stored: StoredTransition) => void;
+  reject: (error: unknown) => void;
+}
+
+/**
+ * Group commit of the fenced transitions of every resolution this process runs.
+ *
+ * Why: a server runs many resolutions at once, and each step end is a transition that must be
+ * committed before the next step starts. One statement a transition spends most of
+ * PostgreSQL's time on what every statement costs (a round trip, an executor start, a
+ * commit), not on the rows. Here a transition goes out at once when a statement slot is free
+ * (alone: no wait is added at low load); those that come while IN_FLIGHT statements are
+ * under way wait for the next free slot and go out together, in one statement
+ * (writeTransitions). Each is answered as if written alone: what it stored, or its own
+ * error. Should a shared statement fail, each of its transitions is written again alone, so
+ * one transition's failure (a constraint, a deadlock) is its own only.
+ */
+export class TransitionBatcher {
+  private readonly store: Store;
+  private readonly queue: Pending[] = [];
+  private readonly maxInFlight: number;
+  private inFlight = 0;
+
+  constructor(store: Store, options: TransitionBatcherOptions = {}) {
+    this.store = store;
+    this.maxInFlight = options.inFlight ?? IN_FLIGHT;
+  }
+
+  write(transition: FencedTransition): Promise<StoredTransition> {
+    return new Promise((resolve, reject) => {
+      this.queue.push({ transition, resolve, reject });
+      this.pump();
+    });
+  }
+
+  private pump(): void {
+    while (this.inFlight < this.maxInFlight && this.queue.length > 0) {
+      const batch = this.take();
+      this.inFlight += 1;
+      void this.send(batch).finally(() => {
+        this.inFlight -= 1;
+        this.pump();
+      });
+    }
+  }
+
+  /** The next batch: queued transitions in order, one a task (a task's log is written in order). */
+  private take(): Pending[] {
+    const tasks = new Set<string>();
+    const batch: Pending[] = [];
+    for (let i = 0; i < this.queue.length && batch.length < BATCH_MAX;) {
+      const pending = this.queue[i] as Pending;
+      if (tasks.has(pending.transition.taskId)) {
+        i += 1;
+        continue;
+      }
+      tasks.add(pending.transition.taskId);
+      batch.push(pending);
+      this.queue.splice(i, 1);
+    }
+    return batch;
+  }
+
+  private async send(batch: readonly Pending[]): Promise<void> {
+    if (batch.length === 1) {
+      await this.alone(batch[0] as Pending);
+      return;
+    }
+    let answers: (StoredTransition | Error)[];
+    try {
+      answers = await writeTransitions(
+        this.store,
+        batch.map((pending) => pending.transition),
+      );
+    } catch {
+      await Promise.all(batch.map((pending) => this.alone(pending)));
+      return;
+    }
+    batch.forEach((pending, i) => {
+      const answer = answers[i] as StoredTransition | Error;
+      if (answer instanceof Error) pending.reject(answer);
+      else pending.resolve(answer);
+    });
+  }
+
+  private async alone({ transition, resolve, reject }: Pending): Promise<void> {
+    const { taskId, events, write, fence } = transition;
+    await writeTransition(this.store, taskId, events, write, fence).then(resolve, reject);
+  }
+}
+
+const batchers = new WeakMap<Store, TransitionBatcher>();
+
+/** The store's transition batcher (one a store, so a process's resolutions share it). */
+export function transitionBatcher(store: Store): TransitionBatcher {
+  let batcher = batchers.get(store);
+  if (!batcher) {
+    batcher = new TransitionBatcher(store);
+    batchers.set(store, batcher);
+  }
+  return batcher;
+}
