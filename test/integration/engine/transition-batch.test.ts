@@ -1,6 +1,7 @@
 import assert from 'node:assert/strict';
 import { randomUUID } from 'node:crypto';
 import { test } from 'node:test';
+import { newStepRow } from '../../../src/engine/live-step.ts';
 import { TransitionBatcher } from '../../../src/engine/transition-batcher.ts';
 import { Instance } from '../../../src/runs/instance.ts';
 import { writeTransitions, type FencedTransition } from '../../../src/store/queries/transition-batch.ts';
@@ -46,21 +47,12 @@ function firstDone(
       resolutionId: task.resolutionId,
       steps: [
         {
-          name: 'first',
-          parent: null,
-          child_index: null,
+          ...newStepRow('first'),
           state: 'DONE',
           try_count: 1,
           executions: 1,
           last_run: new Date().toISOString(),
           output: { n: 1 },
-          metadata: null,
-          children: null,
-          error: null,
-          item: null,
-          has_item: false,
-          extra_dependencies: [],
-          children_steps: null,
         },
       ],
       removed: [],
@@ -90,6 +82,18 @@ async function stateOf(task: { taskId: string; resolutionId: string }) {
   );
   const row = rows[0];
   return row && { ...row, result: store.codec.readJson(row.result) };
+}
+
+/** A claimed task as no transition has touched it: its RUNNING event last, its first step TODO. */
+function untouched() {
+  return {
+    task: 'RUNNING',
+    last_seq: '2',
+    result: null,
+    resolution: 'RUNNING',
+    instance_id: owner.id,
+    first: 'TODO',
+  };
 }
 
 /** Which transaction wrote each of a task's events after its claim (the rows' xmin). */
@@ -141,14 +145,7 @@ test('transitions of several resolutions in one statement: each numbered from it
     instance_id: owner.id,
     first: 'DONE',
   });
-  assert.deepEqual(await stateOf(lost), {
-    task: 'RUNNING',
-    last_seq: '2',
-    result: null,
-    resolution: 'RUNNING',
-    instance_id: owner.id,
-    first: 'TODO',
-  });
+  assert.deepEqual(await stateOf(lost), untouched());
   assert.deepEqual(
     (await taskEvents(store, settled.taskId)).map((event) => event.seq),
     [1, 2, 3, 4],
@@ -182,12 +179,5 @@ test('the batcher: what queues while a statement is under way goes out in one; a
   );
   assert.match(String((results[2] as PromiseRejectedResult).reason), /task_state_check/);
   assert.equal((await stateOf(good))?.first, 'DONE');
-  assert.deepEqual(await stateOf(bad), {
-    task: 'RUNNING',
-    last_seq: '2',
-    result: null,
-    resolution: 'RUNNING',
-    instance_id: owner.id,
-    first: 'TODO',
-  });
+  assert.deepEqual(await stateOf(bad), untouched());
 });
