@@ -88,12 +88,32 @@ export async function taskShow(id: string, flags: ServerFlags & { json?: boolean
   return body.state === 'DONE' ? 0 : 1;
 }
 
+/**
+ * Why a TODO task may wait for ever: its template is not auto_runnable, so it waits for
+ * someone to run its resolution. Null when it will start by itself, or when the task or its
+ * template cannot be read (the stream then says what is wrong).
+ */
+async function waitingHint(server: string, id: string): Promise<string | null> {
+  try {
+    const { body: task } = await requestJson(server, 'GET', `/task/${encodeURIComponent(id)}`);
+    const resolution = (task.resolution ?? {}) as Record<string, unknown>;
+    if (task.state !== 'TODO' || resolution.state !== 'TODO') return null;
+    const name = String(task.template_name);
+    const { body: template } = await requestJson(server, 'GET', `/template/${encodeURIComponent(name)}`);
+    if (template.auto_runnable === true) return null;
+    return `waiting: ${name} is not auto_runnable, so the task waits until its resolution is run (POST /resolution/${String(resolution.id)}/run, or Run on its dashboard page)`;
+  } catch {
+    return null;
+  }
+}
+
 export async function taskWatch(id: string, flags: ServerFlags): Promise<number> {
   const colour = useColour(process.stdout);
   const out = (text: string): boolean => process.stdout.write(`${text}\n`);
   const tint = (state: string) =>
     state === 'DONE' ? 'green' : /ERROR|CRASHED|BLOCKED|CANCELLED/.test(state) ? 'red' : 'cyan';
   let finalState: string | undefined;
+  const hint = await waitingHint(flags.server, id);
   const followed = await followStream(flags.server, `/task/${encodeURIComponent(id)}/stream`, 0, {
     onSnapshot: (message) => {
       const task = (message.task ?? {}) as Record<string, unknown>;
@@ -104,6 +124,7 @@ export async function taskWatch(id: string, flags: ServerFlags): Promise<number>
           `task ${String(task.id)} · ${String(task.template_name)} · ${String(task.state)}`,
         ),
       );
+      if (hint && task.state === 'TODO') out(paint(colour, 'dim', hint));
     },
     onEvent: (event) => {
       const state = event.state ?? '';

@@ -2,11 +2,14 @@ import assert from 'node:assert/strict';
 import fs from 'node:fs';
 import path from 'node:path';
 import { test } from 'node:test';
+import type { ResultPromise } from 'execa';
 import {
   assertExit,
   assertOneLineError,
   cliEnv,
+  cliResult,
   startServe,
+  startTaskhost,
   stdoutJson,
   taskhost,
 } from '../../helpers/cli.ts';
@@ -94,4 +97,61 @@ test('task create --watch, list, show and watch against a server; errors are one
     1,
   );
   assert.match(down, /cannot reach the taskhost server/);
+});
+
+/** Resolves with a running command's stdout once it matches `pattern`; rejects if it ends first. */
+function printed(running: ResultPromise, pattern: RegExp): Promise<string> {
+  let text = '';
+  return new Promise((resolve, reject) => {
+    running.stdout?.on('data', (chunk: Buffer) => {
+      text += chunk.toString();
+      if (pattern.test(text)) resolve(text);
+    });
+    void running.then(
+      () => reject(new Error(`ended before printing ${pattern}: ${text}`)),
+      (error: unknown) => reject(error as Error),
+    );
+  });
+}
+
+test('task watch of a task whose template is not auto_runnable says what it waits for, then follows it once run', async (t) => {
+  const cwd = tempDir(t);
+  fs.mkdirSync(path.join(cwd, 'templates'));
+  fs.writeFileSync(
+    path.join(cwd, 'templates', 'manual.yaml'),
+    TEMPLATE.replace('name: greeter', 'name: manual').replace('auto_runnable: true\n', ''),
+  );
+  const server = await startServe([], { cwd, env: cliEnv({ DATABASE_URL: database.url }) });
+  t.after(async () => {
+    server.child.kill('SIGTERM');
+    await server.child;
+  });
+  const env = cliEnv({ TASKHOST_SERVER: server.url });
+  const taskId = (
+    await taskhost(['task', 'create', 'manual', '--input', 'who=di'], { env, cwd })
+  ).stdout.trim();
+  const document = stdoutJson<{ resolution: { id: string } }>(
+    await taskhost(['task', 'show', taskId, '--json'], { env, cwd }),
+  );
+
+  const watching = startTaskhost(['task', 'watch', taskId], { env, cwd });
+  await printed(watching, /· manual · TODO\n/);
+
+  const run = await fetch(`${server.url}/resolution/${document.resolution.id}/run`, {
+    method: 'POST',
+    headers: { 'content-type': 'application/json' },
+    body: '{}',
+  });
+  assert.equal(run.status, 204);
+  const watched = await cliResult(watching);
+  assertExit(watched, 0);
+  // Said with the snapshot, before anything happened to the task.
+  const [header, waiting, next] = watched.stdout.split('\n');
+  assert.match(header ?? '', /· manual · TODO$/);
+  assert.equal(
+    waiting,
+    `waiting: manual is not auto_runnable, so the task waits until its resolution is run (POST /resolution/${document.resolution.id}/run, or Run on its dashboard page)`,
+  );
+  assert.equal(next, '── task TODO');
+  assert.match(watched.stdout, /── task DONE/);
 });
