@@ -140,13 +140,20 @@ export async function waitForPath(page: Page, pattern: RegExp): Promise<void> {
       return new RegExp(source).test(location.pathname + location.search);
     }, pattern.source);
   } catch (error) {
-    // Say where the page stayed and what it shows as an error (a refused form, an API error).
-    const alerts = await page
-      .locator('[role="alert"], .error')
-      .allInnerTexts()
-      .catch(() => []);
+    // Say where the page stayed, what it shows as an error (a refused form, an API error) or
+    // as a status (a form's "1 field to fix"), which buttons wait, and keep a screenshot.
+    const texts = (selector: string): Promise<string[]> =>
+      page
+        .locator(selector)
+        .allInnerTexts()
+        .catch(() => []);
+    const alerts = await texts('[role="alert"], .error');
+    const statuses = (await texts('[role="status"]')).filter((text) => text.trim() !== '');
+    const disabled = await texts('button[disabled]');
+    const shot = path.join(os.tmpdir(), `taskhost-e2e-${Date.now()}.png`);
+    await page.screenshot({ path: shot, fullPage: true }).catch(() => undefined);
     throw new Error(
-      `the page did not reach ${pattern.source}: it is at ${page.url()}; alerts: ${JSON.stringify(alerts)} (${(error as Error).message})`,
+      `the page did not reach ${pattern.source}: it is at ${page.url()}; alerts: ${JSON.stringify(alerts)}; statuses: ${JSON.stringify(statuses)}; disabled buttons: ${JSON.stringify(disabled)}; screenshot ${shot} (${(error as Error).message})`,
     );
   }
 }

@@ -70,6 +70,58 @@ test('serve: a task created with POST /task of an auto_runnable template is run 
   assert.deepEqual(document.steps.shout?.output, { text: 'HELLO ANN' });
 });
 
+test('serve: POST /batch of an auto_runnable template: every task is run to DONE, the step transitions of tasks running at once sharing statements', async (t) => {
+  const cwd = tempDir(t);
+  fs.mkdirSync(path.join(cwd, 'templates'));
+  fs.writeFileSync(path.join(cwd, 'templates', 'auto.yaml'), AUTO);
+  const server = await startServe([], { cwd, env: cliEnv({ DATABASE_URL: database.url }) });
+  t.after(async () => {
+    server.child.kill('SIGTERM');
+    await server.child;
+  });
+  const names = Array.from({ length: 20 }, (_, i) => `p${i}`);
+  const created = await fetch(`${server.url}/batch`, {
+    method: 'POST',
+    headers: { 'content-type': 'application/json' },
+    body: JSON.stringify({ template_name: 'auto', inputs: names.map((who) => ({ who })) }),
+  });
+  assert.equal(created.status, 201);
+  const { id: batchId } = (await created.json()) as { id: string };
+  const { rows: tasks } = await database.store.query<{ id: string }>(
+    'SELECT id FROM task WHERE batch_id = $1',
+    [batchId],
+  );
+  assert.equal(tasks.length, names.length);
+  const ends = await Promise.all(tasks.map((task) => followTask(server.url, task.id)));
+  for (const end of ends) {
+    assert.equal(end.code, 1000);
+    assert.deepEqual(end.events.filter((event) => event.type === 'task').at(-1), {
+      type: 'task',
+      state: 'DONE',
+    });
+  }
+  const { rows: outputs } = await database.store.query<{ output: unknown }>(
+    `SELECT s.output FROM resolution_step s JOIN resolution r ON r.id = s.resolution_id
+      WHERE r.task_id = ANY($1::uuid[]) AND s.name = 'shout'`,
+    [tasks.map((task) => task.id)],
+  );
+  assert.deepEqual(
+    outputs.map((row) => (database.store.codec.readJson(row.output) as { text: string }).text).sort(),
+    names.map((who) => `HELLO ${who.toUpperCase()}`).sort(),
+  );
+  // The transactions that wrote the steps' ends (their events' xmin): one wrote several tasks'.
+  const { rows: shared } = await database.store.query<{ tasks: number }>(
+    `SELECT count(DISTINCT stream_id)::int AS tasks FROM event
+      WHERE stream_id = ANY($1::uuid[]) AND type = 'step' AND state = 'DONE'
+      GROUP BY xmin::text ORDER BY 1 DESC LIMIT 1`,
+    [tasks.map((task) => task.id)],
+  );
+  assert.ok(
+    (shared[0]?.tasks ?? 0) > 1,
+    `the most tasks one transaction ended steps of: ${shared[0]?.tasks}`,
+  );
+});
+
 test('serve: a task that is not auto_runnable waits TODO until POST /resolution/:id/run, then runs to DONE', async (t) => {
   const cwd = tempDir(t);
   fs.mkdirSync(path.join(cwd, 'templates'));
