@@ -1,6 +1,10 @@
 import assert from 'node:assert/strict';
+import fs from 'node:fs';
+import path from 'node:path';
+import type { TestContext } from 'node:test';
 import { fileURLToPath } from 'node:url';
 import { execa, type ResultPromise } from 'execa';
+import { tempDir } from './plugin-fixtures.ts';
 
 /** The real launcher, as a user runs it (it loads the compiled dist/, built by `npm test`). */
 export const TASKHOST_BIN = fileURLToPath(new URL('../../bin/taskhost', import.meta.url));
@@ -117,6 +121,28 @@ export interface ServeProcess {
   url: string;
   port: number;
   stderr: () => string;
+}
+
+/**
+ * `taskhost serve` on `databaseUrl` in a fresh directory of the test whose templates/ holds
+ * `templates` (file name → YAML); stopped (SIGTERM, awaited) after the test.
+ */
+export async function serveTemplates(
+  t: TestContext,
+  databaseUrl: string,
+  templates: Record<string, string>,
+): Promise<ServeProcess & { cwd: string }> {
+  const cwd = tempDir(t);
+  fs.mkdirSync(path.join(cwd, 'templates'));
+  for (const [file, yaml] of Object.entries(templates)) {
+    fs.writeFileSync(path.join(cwd, 'templates', file), yaml);
+  }
+  const server = await startServe([], { cwd, env: cliEnv({ DATABASE_URL: databaseUrl }) });
+  t.after(async () => {
+    server.child.kill('SIGTERM');
+    await server.child;
+  });
+  return { ...server, cwd };
 }
 
 /**

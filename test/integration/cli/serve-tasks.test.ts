@@ -3,7 +3,7 @@ import fs from 'node:fs';
 import path from 'node:path';
 import { test, type TestContext } from 'node:test';
 import WebSocket from 'ws';
-import { cliEnv, startServe } from '../../helpers/cli.ts';
+import { cliEnv, serveTemplates, startServe } from '../../helpers/cli.ts';
 import { fixturePath, tempDir, waitForFile } from '../../helpers/plugin-fixtures.ts';
 import { createTestDatabase } from '../../helpers/store.ts';
 
@@ -41,14 +41,7 @@ function followTask(
 }
 
 test('serve: a task created with POST /task of an auto_runnable template is run by the server to DONE', async (t) => {
-  const cwd = tempDir(t);
-  fs.mkdirSync(path.join(cwd, 'templates'));
-  fs.writeFileSync(path.join(cwd, 'templates', 'auto.yaml'), AUTO);
-  const server = await startServe([], { cwd, env: cliEnv({ DATABASE_URL: database.url }) });
-  t.after(async () => {
-    server.child.kill('SIGTERM');
-    await server.child;
-  });
+  const server = await serveTemplates(t, database.url, { 'auto.yaml': AUTO });
   const created = await fetch(`${server.url}/task`, {
     method: 'POST',
     headers: { 'content-type': 'application/json' },
@@ -71,14 +64,7 @@ test('serve: a task created with POST /task of an auto_runnable template is run 
 });
 
 test('serve: POST /batch of an auto_runnable template: every task is run to DONE, the step transitions of tasks running at once sharing statements', async (t) => {
-  const cwd = tempDir(t);
-  fs.mkdirSync(path.join(cwd, 'templates'));
-  fs.writeFileSync(path.join(cwd, 'templates', 'auto.yaml'), AUTO);
-  const server = await startServe([], { cwd, env: cliEnv({ DATABASE_URL: database.url }) });
-  t.after(async () => {
-    server.child.kill('SIGTERM');
-    await server.child;
-  });
+  const server = await serveTemplates(t, database.url, { 'auto.yaml': AUTO });
   const names = Array.from({ length: 20 }, (_, i) => `p${i}`);
   const created = await fetch(`${server.url}/batch`, {
     method: 'POST',
@@ -123,16 +109,11 @@ test('serve: POST /batch of an auto_runnable template: every task is run to DONE
 });
 
 test('serve: a task that is not auto_runnable waits TODO until POST /resolution/:id/run, then runs to DONE', async (t) => {
-  const cwd = tempDir(t);
-  fs.mkdirSync(path.join(cwd, 'templates'));
-  fs.writeFileSync(
-    path.join(cwd, 'templates', 'manual.yaml'),
-    AUTO.replace('name: auto', 'name: manual').replace('auto_runnable: true', 'auto_runnable: false'),
-  );
-  const server = await startServe([], { cwd, env: cliEnv({ DATABASE_URL: database.url }) });
-  t.after(async () => {
-    server.child.kill('SIGTERM');
-    await server.child;
+  const server = await serveTemplates(t, database.url, {
+    'manual.yaml': AUTO.replace('name: auto', 'name: manual').replace(
+      'auto_runnable: true',
+      'auto_runnable: false',
+    ),
   });
   const post = (route: string, body?: unknown) =>
     fetch(`${server.url}${route}`, {

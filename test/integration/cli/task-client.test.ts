@@ -1,6 +1,4 @@
 import assert from 'node:assert/strict';
-import fs from 'node:fs';
-import path from 'node:path';
 import { test } from 'node:test';
 import type { ResultPromise } from 'execa';
 import {
@@ -8,12 +6,11 @@ import {
   assertOneLineError,
   cliEnv,
   cliResult,
-  startServe,
+  serveTemplates,
   startTaskhost,
   stdoutJson,
   taskhost,
 } from '../../helpers/cli.ts';
-import { tempDir } from '../../helpers/plugin-fixtures.ts';
 import { createTestDatabase } from '../../helpers/store.ts';
 
 /** `taskhost task create|list|show|watch` against a real `taskhost serve`. */
@@ -40,14 +37,8 @@ steps:
 `;
 
 test('task create --watch, list, show and watch against a server; errors are one line', async (t) => {
-  const cwd = tempDir(t);
-  fs.mkdirSync(path.join(cwd, 'templates'));
-  fs.writeFileSync(path.join(cwd, 'templates', 'greeter.yaml'), TEMPLATE);
-  const server = await startServe([], { cwd, env: cliEnv({ DATABASE_URL: database.url }) });
-  t.after(async () => {
-    server.child.kill('SIGTERM');
-    await server.child;
-  });
+  const server = await serveTemplates(t, database.url, { 'greeter.yaml': TEMPLATE });
+  const { cwd } = server;
   const env = cliEnv({ TASKHOST_SERVER: server.url });
 
   const watched = await taskhost(['task', 'create', 'greeter', '--input', 'who=ann', '--watch'], {
@@ -115,17 +106,10 @@ function printed(running: ResultPromise, pattern: RegExp): Promise<string> {
 }
 
 test('task watch of a task whose template is not auto_runnable says what it waits for, then follows it once run', async (t) => {
-  const cwd = tempDir(t);
-  fs.mkdirSync(path.join(cwd, 'templates'));
-  fs.writeFileSync(
-    path.join(cwd, 'templates', 'manual.yaml'),
-    TEMPLATE.replace('name: greeter', 'name: manual').replace('auto_runnable: true\n', ''),
-  );
-  const server = await startServe([], { cwd, env: cliEnv({ DATABASE_URL: database.url }) });
-  t.after(async () => {
-    server.child.kill('SIGTERM');
-    await server.child;
+  const server = await serveTemplates(t, database.url, {
+    'manual.yaml': TEMPLATE.replace('name: greeter', 'name: manual').replace('auto_runnable: true\n', ''),
   });
+  const { cwd } = server;
   const env = cliEnv({ TASKHOST_SERVER: server.url });
   const taskId = (
     await taskhost(['task', 'create', 'manual', '--input', 'who=di'], { env, cwd })
