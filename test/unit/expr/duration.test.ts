@@ -1,6 +1,6 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { formatGoDuration, parseGoDuration } from '../../../src/expr/duration.ts';
+import { formatGoDuration, parseGoDuration, parseGoDurationMs } from '../../../src/expr/duration.ts';
 
 /** Texts Go's time.ParseDuration refuses, with its error message for each. */
 const REFUSED: Record<string, string> = {
@@ -8,12 +8,21 @@ const REFUSED: Record<string, string> = {
   '1d': 'time: unknown unit "d" in duration "1d"',
   '': 'time: invalid duration ""',
   abc: 'time: invalid duration "abc"',
+  s5: 'time: invalid duration "s5"',
 };
 
-/** The message parseGoDuration refuses `text` with (null when it accepts it). */
-function refusalOf(text: string): string | null {
+/** The same texts as the settings' reader words them: without `time:`, an unknown unit listing the known. */
+const SETTING_REFUSED: Record<string, string> = {
+  '1': 'missing unit in duration "1"',
+  '1d': 'unknown unit "d" in duration "1d" (units: ns, us, ms, s, m, h)',
+  '': 'invalid duration ""',
+  s5: 'invalid duration "s5"',
+};
+
+/** The message `parse` refuses `text` with (null when it accepts it). */
+function refusalOf(text: string, parse: (text: string) => unknown = parseGoDuration): string | null {
   try {
-    parseGoDuration(text);
+    parse(text);
     return null;
   } catch (error) {
     return (error as Error).message;
@@ -28,6 +37,11 @@ test("parseGoDuration reads Go's duration text", () => {
   assert.equal(parseGoDuration('.5m'), 30_000_000_000n);
   assert.equal(parseGoDuration('0'), 0n);
   assert.deepEqual(Object.fromEntries(Object.keys(REFUSED).map((text) => [text, refusalOf(text)])), REFUSED);
+});
+
+test("parseGoDurationMs, the reader of settings, words its refusals without Go's prefix", () => {
+  const said = Object.keys(SETTING_REFUSED).map((text) => [text, refusalOf(text, parseGoDurationMs)]);
+  assert.deepEqual(Object.fromEntries(said), SETTING_REFUSED);
 });
 
 test("formatGoDuration writes Go's Duration.String()", () => {

@@ -37,9 +37,6 @@ test('parseGoDuration: Go units and fractions, in milliseconds', () => {
   assert.equal(parseGoDuration('2us'), 0.002);
   assert.equal(parseGoDuration('0'), 0);
   assert.equal(parseGoDuration('-2m'), -120_000);
-  assert.throws(() => parseGoDuration('5'), /missing unit/);
-  assert.throws(() => parseGoDuration('s5'), /invalid duration/);
-  assert.throws(() => parseGoDuration(''), /invalid duration/);
 });
 
 test('parseExpression: plain text is not parsed; step.this is accepted; offsets point into the text as written', () => {
