@@ -10,11 +10,19 @@ declare module '@json-editor/json-editor/src/core.js' {
     isRequired(): boolean;
     input?: HTMLInputElement | HTMLSelectElement | HTMLTextAreaElement;
   }
+  /** A theme draws json-editor's parts; `getErrorMessage` draws the message of a group (an object or array). */
+  export interface Theme {
+    getErrorMessage(text: string): HTMLElement;
+  }
   export class JSONEditor {
     /** Every field's editor by path. */
     editors?: Record<string, FieldEditor>;
     constructor(element: HTMLElement, options: Record<string, unknown>);
-    static defaults: { options: Record<string, unknown>; languages: Record<string, Record<string, string>> };
+    static defaults: {
+      options: Record<string, unknown>;
+      languages: Record<string, Record<string, string>>;
+      themes: Record<string, new () => Theme>;
+    };
     on(event: 'ready' | 'change', callback: () => void): void;
     getValue(): unknown;
     setValue(value: unknown): void;

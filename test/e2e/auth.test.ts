@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import { basic, passwordOf, usersFileWith } from '../helpers/auth.ts';
-import { assertNoProblems, launchBrowser, openPage, startUiServer } from '../helpers/browser.ts';
+import { assertNoProblems, launchBrowser, nextFrames, openPage, startUiServer } from '../helpers/browser.ts';
 
 /**
  * The dashboard under basic auth: each user sees the actions µTask gives them on a task, and
@@ -50,9 +50,7 @@ test('under basic auth, a watcher sees the task but no action it would be refuse
     await rightsRead;
     await page.locator('h1 .state').waitFor();
     // The rights are rendered with the next frames after their answer.
-    await page.evaluate(
-      () => new Promise((resolve) => requestAnimationFrame(() => requestAnimationFrame(resolve))),
-    );
+    await nextFrames(page);
     const buttons = await page
       .locator('[aria-label="Task actions"] button, button:has-text("Add comment")')
       .allInnerTexts();

@@ -6,6 +6,7 @@ import type { Page } from 'playwright-core';
 import {
   assertNoProblems,
   launchBrowser,
+  nextFrames,
   waitForPath,
   openPage,
   screenshot,
@@ -167,8 +168,25 @@ test('a dangerous plugin asks before it runs; nothing runs until the answer is y
   await page.goto(`${server.url}/ui/plugins/rich-metadata`);
   await page.waitForSelector('.json-form .je-ready');
   assert.match(await page.locator('.warning').innerText(), /Dangerous: deletes nothing/);
+  // An untouched form shows no error (json-editor's 'missing the required property' waits
+  // for a submit), and filling and leaving a field moves nothing above the button: a button
+  // that moves between mousedown and mouseup loses its click.
+  const run = page.getByRole('button', { name: 'Run rich-metadata' });
+  await nextFrames(page);
+  assert.deepEqual(
+    await page
+      .locator('.json-form')
+      .getByText(/missing the required property/)
+      .filter({ visible: true })
+      .allInnerTexts(),
+    [],
+  );
+  const untouched = await run.boundingBox();
   await page.getByLabel('x', { exact: true }).fill('value');
-  await page.getByRole('button', { name: 'Run rich-metadata' }).click();
+  await page.getByLabel('x', { exact: true }).press('Tab');
+  await nextFrames(page);
+  assert.deepEqual(await run.boundingBox(), untouched);
+  await run.click();
   const confirm = page.getByRole('alertdialog');
   await confirm.waitFor();
   assert.match(await confirm.innerText(), /Run it anyway\?/);

@@ -6,6 +6,7 @@ import type { Page } from 'playwright-core';
 import {
   assertNoProblems,
   launchBrowser,
+  nextFrames,
   openPage,
   startUiServer,
   waitForPath,
@@ -62,9 +63,7 @@ async function walkThrough(
   await page.locator('pre.yaml', { hasText: 'name: ui-prefix' }).waitFor();
   await page.getByLabel('who').fill('pat');
   await page.getByLabel('who').press('Tab');
-  await page.evaluate(
-    () => new Promise((resolve) => requestAnimationFrame(() => requestAnimationFrame(resolve))),
-  );
+  await nextFrames(page);
   await page.getByRole('button', { name: 'Create task' }).click();
   await waitForPath(page, new RegExp(`${new URL(base).pathname}/ui/tasks/[0-9a-f-]{36}$`)).catch(
     (error: unknown) => {

@@ -63,6 +63,13 @@ export async function openPage(
   return { page, problems };
 }
 
+/** Resolves after the page drew its next two frames (what json-editor and preact draw late). */
+export async function nextFrames(page: Page): Promise<void> {
+  await page.evaluate(
+    'new Promise((resolve) => requestAnimationFrame(() => requestAnimationFrame(resolve)))',
+  );
+}
+
 /** Asserts that the page logged no error (called at the end of each test). */
 export function assertNoProblems(tested: TestPage): void {
   assert.deepEqual(tested.problems, []);

@@ -1,7 +1,7 @@
 import { html } from 'htm/preact';
 import type { VNode } from 'preact';
 import { useEffect, useRef, useState } from 'preact/hooks';
-import type { JSONEditor } from '@json-editor/json-editor/src/core.js';
+import type { JSONEditor, Theme } from '@json-editor/json-editor/src/core.js';
 import type { JsonSchema } from '../types.ts';
 import { ErrorBox, Loading } from './common.ts';
 
@@ -58,6 +58,28 @@ function prepare(schema: unknown): unknown {
   return copy;
 }
 
+/**
+ * json-editor's html theme, with the messages of a group (an object's "missing the required
+ * property", an array's "at least N items") marked: json-editor shows those at once, even on a
+ * form nobody has touched yet, so the form keeps them hidden until a submit is tried. (Shown
+ * at load, such a message also went away as the field was filled and left, moving the button
+ * up between the mousedown and mouseup of a click on it: the click was lost.)
+ */
+function formTheme(editor: typeof JSONEditor): string {
+  const themes = editor.defaults.themes;
+  if (!themes.taskhost) {
+    const Html = themes.html as new () => Theme;
+    themes.taskhost = class extends Html {
+      override getErrorMessage(text: string): HTMLElement {
+        const message = super.getErrorMessage(text);
+        message.classList.add('group-error');
+        return message;
+      }
+    };
+  }
+  return 'taskhost';
+}
+
 /** A schema json-editor can draw: an object at the root, even for a plugin that takes `{}`. */
 function rootSchema(schema: JsonSchema, title: string): JsonSchema {
   const empty =
@@ -78,6 +100,8 @@ export function JsonForm(props: {
   const [state, setState] = useState<'loading' | 'ready' | Error>('loading');
   // How many fields are in error, once a submit was tried (null before).
   const [errorCount, setErrorCount] = useState<number | null>(null);
+  // Whether a submit was tried: the messages of groups are shown from then on.
+  const [tried, setTried] = useState(false);
 
   useEffect(() => {
     let editor: JSONEditor | null = null;
@@ -90,7 +114,7 @@ export function JsonForm(props: {
           // json-editor treats a present `startval`, even undefined, as a value that leaves
           // out every optional field: give it only when there is one.
           ...(props.startval === undefined ? {} : { startval: props.startval }),
-          theme: 'html',
+          theme: formTheme(JSONEditor),
           iconlib: null,
           form_name_root: props.name,
           disable_edit_json: true,
@@ -127,6 +151,7 @@ export function JsonForm(props: {
             // validate() without an argument answers the errors of the last change: check now.
             const errors = current.validate(current.getValue());
             current.setOption('show_errors', 'always');
+            setTried(true);
             setErrorCount(errors.length);
             if (errors.length > 0) {
               // json-editor draws the messages on its next frame, each in an .errmsg inside
@@ -154,7 +179,7 @@ export function JsonForm(props: {
     };
   }, [props.schema, props.name]);
 
-  return html`<div class="json-form">
+  return html`<div class=${tried ? 'json-form tried' : 'json-form'}>
     ${state === 'loading' ? html`<${Loading} what="the form" />` : null}
     ${state instanceof Error ? html`<${ErrorBox} error=${state} />` : null}
     <div ref=${holder}></div>
