@@ -181,3 +181,36 @@ test('the batcher: what queues while a statement is under way goes out in one; a
   assert.equal((await stateOf(good))?.first, 'DONE');
   assert.deepEqual(await stateOf(bad), untouched());
 });
+
+test('the batcher sends a second statement beside one under way only once enough transitions wait, never one of a task whose transition is under way', async () => {
+  const batcher = new TransitionBatcher(store, { inFlight: 2, secondAt: 3 });
+  const [held, b, c] = [await claimedTask(), await claimedTask(), await claimedTask()];
+  // A side transaction holds `held`'s task row: the statement with its transition waits for it.
+  const side = await store.pool.connect();
+  await side.query('BEGIN');
+  await side.query('SELECT 1 FROM task WHERE id = $1 FOR UPDATE', [held.taskId]);
+  let heldWritten = false;
+  const first = batcher.write(firstDone(held)).then((stored) => {
+    heldWritten = true;
+    return stored;
+  });
+  // A second transition of `held` waits, and may not go beside its first; `b` waits with it
+  // (two waiting, fewer than secondAt); `c` makes three: `b` and `c` go out, `held` still waits.
+  const again = batcher.write(firstDone(held));
+  const others = [b, c].map((task) => batcher.write(firstDone(task)));
+  await Promise.all(others);
+  assert.equal(heldWritten, false);
+  await side.query('COMMIT');
+  side.release();
+  const [one, two] = await Promise.all([first, again]);
+  assert.deepEqual(
+    [one, two].map((stored) => stored.events.map((event) => event.seq)),
+    [[3], [4]],
+  );
+  const [bWriter, cWriter] = [...(await writersOf(b.taskId)), ...(await writersOf(c.taskId))];
+  assert.equal(bWriter, cWriter);
+  const [heldFirst, heldAgain] = await writersOf(held.taskId);
+  assert.notEqual(heldFirst, heldAgain);
+  assert.notEqual(heldFirst, bWriter);
+  assert.notEqual(heldAgain, bWriter);
+});
