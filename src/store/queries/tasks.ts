@@ -106,62 +106,12 @@ export interface NewTaskRecord {
 }
 
 /**
- * Stores a new task in one statement (one round trip, atomic without a transaction of its
- * own): the task row with its first event already numbered, its resolution, a row per step
- * and its first comment. Returns what PostgreSQL stamped: the creation time and when the
- * resolution is due.
+ * Stores a new task in one statement (insertNewTasks with one record): the task row with its
+ * first event already numbered, its resolution, a row per step and its first comment.
+ * Returns what PostgreSQL stamped: the creation time and when the resolution is due.
  */
 export async function insertNewTask(db: Queryable, record: NewTaskRecord): Promise<StoredNewTask> {
-  const { task, resolution, comment } = record;
-  const { rows } = await db.query<{ created_at: Date; next_retry: Date | null }>(
-    prepared(`WITH t AS (
-       INSERT INTO task (id, template_name, title, state, requester_username, requester_groups, input, tags,
-                         parent_task_id, watcher_usernames, resolver_usernames, watcher_groups, resolver_groups,
-                         batch_id, last_seq)
-       VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, 1)
-       RETURNING created_at
-     ), r AS (
-       INSERT INTO resolution (id, task_id, state, resolver_username, resolver_input, template, run_max, next_retry)
-       VALUES ($15, $1, $16, $17, $18, $19, $20, now() + $21::float8 * interval '1 millisecond')
-       RETURNING next_retry
-     ), s AS (${upsertStepsSql('$15', '$22')}
-     ), c AS (
-       INSERT INTO comment (id, task_id, username, content) SELECT $23, $1, $5, $24 WHERE $23::uuid IS NOT NULL
-     ), e AS (
-       INSERT INTO event (stream_id, seq, type, state, ts) VALUES ($1, 1, 'task', $4, now())
-     )
-     SELECT t.created_at, r.next_retry, CASE WHEN $25 THEN pg_notify('taskhost_due', $15::text) END AS woken
-       FROM t, r`),
-    [
-      task.id,
-      task.templateName,
-      db.codec.text(task.title),
-      task.state,
-      task.requester,
-      task.requesterGroups ?? [],
-      db.codec.json(task.input),
-      JSON.stringify(task.tags ?? {}),
-      task.parentTaskId ?? null,
-      task.watcherUsernames ?? [],
-      task.resolverUsernames ?? [],
-      task.watcherGroups ?? [],
-      task.resolverGroups ?? [],
-      task.batchId ?? null,
-      resolution.id,
-      resolution.state,
-      resolution.resolver,
-      db.codec.json(resolution.resolverInput),
-      JSON.stringify(resolution.template),
-      resolution.runMax,
-      resolution.delayMs ?? null,
-      JSON.stringify(encodeSteps(db.codec, record.steps)),
-      comment?.id ?? null,
-      comment ? db.codec.text(comment.content) : null,
-      record.notifyDue,
-    ],
-  );
-  const row = rows[0] as { created_at: Date; next_retry: Date | null };
-  return { created: row.created_at, nextRetry: row.next_retry };
+  return (await insertNewTasks(db, [record]))[0] as StoredNewTask;
 }
 
 /** What PostgreSQL stamped on a new task: its creation time and when its resolution is due. */
@@ -171,9 +121,12 @@ export interface StoredNewTask {
 }
 
 /**
- * Stores new tasks in ONE statement (a batch: µTask's POST /batch), each as insertNewTask
- * stores one; the schedulers are woken once if any is due now. The template snapshots are
- * sent once each (a batch's tasks share theirs). Returns what PostgreSQL stamped, in order.
+ * Stores new tasks in ONE statement (one round trip, atomic without a transaction of its
+ * own; µTask's POST /batch is one): each task row with its first event already numbered, its
+ * resolution, a row per step and its first comment. The schedulers are woken once if any is
+ * due now, the notification naming the resolution when it is the only one. The template
+ * snapshots are sent once each (a batch's tasks share theirs). Returns what PostgreSQL
+ * stamped, in order.
  */
 export async function insertNewTasks(
   db: Queryable,
@@ -248,7 +201,8 @@ export async function insertNewTasks(
        INSERT INTO event (stream_id, seq, type, state, ts) SELECT id, 1, 'task', state, now() FROM d
      )
      SELECT t.id, t.created_at, r.next_retry,
-            (SELECT pg_notify('taskhost_due', '') FROM d WHERE notify LIMIT 1) AS woken
+            (SELECT pg_notify('taskhost_due', CASE WHEN count(*) = 1 THEN min(resolution_id::text) ELSE '' END)
+               FROM d WHERE notify HAVING count(*) > 0) AS woken
        FROM t JOIN r ON r.task_id = t.id`),
     [JSON.stringify(rows), JSON.stringify(templates), JSON.stringify(steps)],
   );
