@@ -89,6 +89,7 @@ export async function writeTransitions(
       rows((write, id) => write.runEnds.map((run) => ({ ...encodeRunEnd(codec, run), resolutionId: id }))),
     ),
     JSON.stringify(rows((write, id) => write.runProcesses.map((run) => ({ ...run, resolutionId: id })))),
+    transitions.map(({ fence }) => fence.resolutionId),
   ]);
   const byIndex = new Map(answers.map((answer) => [answer.i, answer]));
   return transitions.map(({ events: list, fence }, i) => {
@@ -101,13 +102,19 @@ export async function writeTransitions(
   });
 }
 
-/** Ownership first (FOR KEY SHARE, as writeTransition's fence); every part reads `owner`. */
-const BATCH_SQL = `WITH x AS (
+/**
+ * Ownership first (FOR KEY SHARE, as writeTransition's fence); every part reads `owner`. The
+ * resolutions are also found by their ids ($9, an array): joined to the JSON list alone, the
+ * plan PostgreSQL keeps for this prepared statement read the whole resolution table for
+ * every batch (a hash join over a sequential scan) until several thousand resolutions were
+ * stored (measured: 3,000 yes, 30,000 no), 5% of the tasks/s of one instance in paired rounds.
+ */
+export const BATCH_SQL = `WITH x AS (
   SELECT * FROM jsonb_to_recordset($1::jsonb) AS x (i integer, task_id uuid, resolution_id uuid, owner_id uuid,
     n bigint, task_state text, sets_result boolean, task_result jsonb, end_state text,
     end_next_retry timestamptz, end_last_stop timestamptz)),
 owner AS (SELECT r.id FROM resolution r JOIN x ON r.id = x.resolution_id AND r.instance_id = x.owner_id
-           FOR KEY SHARE OF r),
+           WHERE r.id = ANY($9::uuid[]) FOR KEY SHARE OF r),
 seq AS (UPDATE task t SET last_seq = t.last_seq + x.n, last_activity = now(),
           state = coalesce(x.task_state, t.state),
           result = CASE WHEN x.sets_result THEN x.task_result ELSE t.result END

@@ -41,7 +41,11 @@ test('two processes migrating a fresh database at once: one applies, the other w
   try {
     const [a, b] = await Promise.all([migrate(first), migrate(second)]);
     const all = listMigrations().map((m) => m.version);
-    assert.deepEqual([...a, ...b].sort(), all, 'every migration applied exactly once');
+    assert.deepEqual(
+      [...a, ...b].sort((x, y) => x - y),
+      all,
+      'every migration applied exactly once',
+    );
     const { rows } = await first.query<{ count: string }>('SELECT count(*) FROM taskhost_migration');
     assert.equal(Number(rows[0]?.count), all.length);
   } finally {
