@@ -84,9 +84,10 @@ export class Store implements Queryable {
    * nothing, yet by default every connection plans a prepared statement afresh for its first
    * five runs and again after each ANALYZE of a table it reads, and autovacuum analyzes the
    * event, run and step tables often while tasks run; 0.6 ms of planning a transition
-   * statement was measured with three instances. Paired rounds (600 3-echo tasks, three
-   * instances, generic plans on one of two databases): 1.09x the tasks/s. Other queries (task
-   * lists with a LIMIT, filters) keep plans made for their values, on the main pool.
+   * statement was measured with three instances. Paired rounds (600 3-echo tasks, one
+   * cluster): 1.05x the tasks/s with three instances (1.09x with the setting on a whole
+   * database), neutral with one. Other queries (task lists with a LIMIT, filters) keep plans
+   * made for their values, on the main pool.
    */
   readonly engine: Queryable;
 
@@ -98,6 +99,10 @@ export class Store implements Queryable {
     // drops that client and opens a new one on the next query.
     this.pool.on('error', () => undefined);
     const engineQuery: Queryable['query'] = (text, values) => {
+      // Closed, the store opens nothing more (the main pool refuses queries once ended too).
+      if (this.closed && !this.enginePool) {
+        return Promise.reject(new TaskhostError('TH_STORE_UNAVAILABLE', 'the store is closed'));
+      }
       const pool = this.engineConnections();
       return typeof text === 'string' ? pool.query(text, values) : pool.query({ ...text, values });
     };

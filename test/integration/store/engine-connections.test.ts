@@ -34,3 +34,9 @@ test("the engine's connections read and write the same database, with the store'
   assert.equal(rows[0]?.title, 'shared');
   assert.equal(store.engine.codec, store.codec);
 });
+
+test('a closed store opens no connection for the engine: its statements are refused', async () => {
+  const { store: closed } = await createTestDatabase();
+  await closed.close();
+  await assert.rejects(closed.engine.query('SELECT 1'), { code: 'TH_STORE_UNAVAILABLE' });
+});
