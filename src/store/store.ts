@@ -76,6 +76,8 @@ export class Store implements Queryable {
   private closed = false;
   private readonly closing = new AbortController();
   private enginePool: pg.Pool | null = null;
+  /** The engine's connections that have their plan_cache_mode set. */
+  private readonly genericClients = new WeakSet<pg.PoolClient>();
   /**
    * Where the engine sends its own statements, run after run: claims and step transitions
    * (engine/scheduler.ts, engine/transition-batcher.ts). A few connections of their own, on
@@ -98,13 +100,37 @@ export class Store implements Queryable {
     // An idle client's error (the server going away) must not crash the process; the pool
     // drops that client and opens a new one on the next query.
     this.pool.on('error', () => undefined);
-    const engineQuery: Queryable['query'] = (text, values) => {
+    const engineQuery = async <R extends pg.QueryResultRow>(
+      text: string | PreparedText,
+      values?: unknown[],
+    ): Promise<pg.QueryResult<R>> => {
       // Closed, the store opens nothing more (the main pool refuses queries once ended too).
       if (this.closed && !this.enginePool) {
-        return Promise.reject(new TaskhostError('TH_STORE_UNAVAILABLE', 'the store is closed'));
+        throw new TaskhostError('TH_STORE_UNAVAILABLE', 'the store is closed');
       }
-      const pool = this.engineConnections();
-      return typeof text === 'string' ? pool.query(text, values) : pool.query({ ...text, values });
+      const client = await this.engineConnections().connect();
+      // As pool.query does: a connection lost while checked out comes as an 'error' event
+      // (heard here, not crashing the process), and a client that failed is not reused.
+      let failure: Error | undefined;
+      const onError = (error: Error): void => {
+        failure ??= error;
+      };
+      client.on('error', onError);
+      try {
+        if (!this.genericClients.has(client)) {
+          await client.query('SET plan_cache_mode = force_generic_plan');
+          this.genericClients.add(client);
+        }
+        return typeof text === 'string'
+          ? await client.query<R>(text, values)
+          : await client.query<R>({ ...text, values });
+      } catch (error) {
+        failure ??= error as Error;
+        throw error;
+      } finally {
+        if (!failure) client.removeListener('error', onError);
+        client.release(failure);
+      }
     };
     const codec = (): ValueCodec => this.codec;
     this.engine = {
@@ -118,13 +144,10 @@ export class Store implements Queryable {
   /** The engine's pool (opened on first use: a store that runs no task never has it). */
   private engineConnections(): pg.Pool {
     if (!this.enginePool) {
+      // The setting is a SET on each connection's first use (engine above), not a startup
+      // option: connection poolers in front of PostgreSQL may refuse those.
       this.enginePool = new pg.Pool({ max: 4, connectionTimeoutMillis: 10_000, ...this.config });
       this.enginePool.on('error', () => undefined);
-      // Set once a connection, before its first statement (a client runs its queries in order).
-      // A SET, not a startup option: connection poolers in front of PostgreSQL may refuse those.
-      this.enginePool.on('connect', (client) => {
-        client.query('SET plan_cache_mode = force_generic_plan').catch(() => undefined);
-      });
     }
     return this.enginePool;
   }
