@@ -146,7 +146,7 @@ export class Scheduler {
     const limit = Number.isFinite(room) ? room : 100;
     // Claimed in the statement that finds them: instances polling together never race for
     // one resolution (rows another holds are skipped), and a claim costs no statement of its own.
-    const claims = await claimDueResolutions(this.store.engine, limit, this.services.owner?.claim() ?? null);
+    const claims = await claimDueResolutions(this.store, limit, this.services.owner?.claim() ?? null);
     for (const claim of claims) {
       const id = claim.row.id;
       const work = runClaimed(this.services, claim)

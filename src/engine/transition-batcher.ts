@@ -115,7 +115,7 @@ export class TransitionBatcher {
     let answers: (StoredTransition | Error)[];
     try {
       answers = await writeTransitions(
-        this.store.engine,
+        this.store,
         batch.map((pending) => pending.transition),
       );
     } catch {
@@ -131,7 +131,7 @@ export class TransitionBatcher {
 
   private async alone({ transition, resolve, reject }: Pending): Promise<void> {
     const { taskId, events, write, fence } = transition;
-    await writeTransition(this.store.engine, taskId, events, write, fence).then(resolve, reject);
+    await writeTransition(this.store, taskId, events, write, fence).then(resolve, reject);
   }
 }
 

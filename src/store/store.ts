@@ -75,23 +75,6 @@ export class Store implements Queryable {
   private waiters: { channel: string; resolve: () => void; reject: (error: Error) => void }[] = [];
   private closed = false;
   private readonly closing = new AbortController();
-  private enginePool: pg.Pool | null = null;
-  /** The engine's connections that have their plan_cache_mode set. */
-  private readonly genericClients = new WeakSet<pg.PoolClient>();
-  /**
-   * Where the engine sends its own statements, run after run: claims and step transitions
-   * (engine/scheduler.ts, engine/transition-batcher.ts). A few connections of their own, on
-   * which PostgreSQL plans each statement once, for any values (plan_cache_mode =
-   * force_generic_plan). Why: their values are JSON lists and ids that tell the planner
-   * nothing, yet by default every connection plans a prepared statement afresh for its first
-   * five runs and again after each ANALYZE of a table it reads, and autovacuum analyzes the
-   * event, run and step tables often while tasks run; 0.6 ms of planning a transition
-   * statement was measured with three instances. Paired rounds (600 3-echo tasks, one
-   * cluster): 1.05x the tasks/s with three instances (1.09x with the setting on a whole
-   * database), neutral with one. Other queries (task lists with a LIMIT, filters) keep plans
-   * made for their values, on the main pool.
-   */
-  readonly engine: Queryable;
 
   constructor(config: pg.PoolConfig, onClose: () => Promise<void> = async () => undefined) {
     this.config = config;
@@ -100,56 +83,6 @@ export class Store implements Queryable {
     // An idle client's error (the server going away) must not crash the process; the pool
     // drops that client and opens a new one on the next query.
     this.pool.on('error', () => undefined);
-    const engineQuery = async <R extends pg.QueryResultRow>(
-      text: string | PreparedText,
-      values?: unknown[],
-    ): Promise<pg.QueryResult<R>> => {
-      // Closed, the store opens nothing more (the main pool refuses queries once ended too).
-      if (this.closed && !this.enginePool) {
-        throw new TaskhostError('TH_STORE_UNAVAILABLE', 'the store is closed');
-      }
-      const client = await this.engineConnections().connect();
-      // As pool.query does: a connection lost while checked out comes as an 'error' event
-      // (heard here, not crashing the process), and a client that failed is not reused.
-      let failure: Error | undefined;
-      const onError = (error: Error): void => {
-        failure ??= error;
-      };
-      client.on('error', onError);
-      try {
-        if (!this.genericClients.has(client)) {
-          await client.query('SET plan_cache_mode = force_generic_plan');
-          this.genericClients.add(client);
-        }
-        return typeof text === 'string'
-          ? await client.query<R>(text, values)
-          : await client.query<R>({ ...text, values });
-      } catch (error) {
-        failure ??= error as Error;
-        throw error;
-      } finally {
-        if (!failure) client.removeListener('error', onError);
-        client.release(failure);
-      }
-    };
-    const codec = (): ValueCodec => this.codec;
-    this.engine = {
-      query: engineQuery,
-      get codec() {
-        return codec();
-      },
-    };
-  }
-
-  /** The engine's pool (opened on first use: a store that runs no task never has it). */
-  private engineConnections(): pg.Pool {
-    if (!this.enginePool) {
-      // The setting is a SET on each connection's first use (engine above), not a startup
-      // option: connection poolers in front of PostgreSQL may refuse those.
-      this.enginePool = new pg.Pool({ max: 4, connectionTimeoutMillis: 10_000, ...this.config });
-      this.enginePool.on('error', () => undefined);
-    }
-    return this.enginePool;
   }
 
   /** True once close() was called: retries stop and background work winds down. */
@@ -318,7 +251,6 @@ export class Store implements Queryable {
     await this.listener?.end().catch(() => undefined);
     await this.loop;
     await this.pool.end().catch(() => undefined);
-    await this.enginePool?.end().catch(() => undefined);
     await this.onClose();
   }
 }
