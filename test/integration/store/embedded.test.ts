@@ -324,8 +324,13 @@ test(
     await pgCtl(project.dataDir, ['restart', '-m', 'fast', '-l', path.join(project.dataDir, 'restart.log')]);
     const postmaster = readPostmasterPid(project.dataDir);
     assert.ok(postmaster !== null && isAlive(postmaster), 'restarted');
-    // Its pool reconnects: a route that reads the store answers again.
-    const plugins = await getJson(`${server.url}/plugin`);
+    // Its pool reconnects: a route that reads the store answers again. Should the request
+    // fail, what the server said (and whether it is still running) goes with the failure.
+    const plugins = await getJson(`${server.url}/plugin`).catch((error: unknown) => {
+      throw new Error(
+        `GET /plugin after the restart: ${(error as Error).message}; server exit code ${server.child.exitCode}; stderr: ${server.stderr()}`,
+      );
+    });
     assert.equal(plugins.status, 200);
     process.kill(server.child.pid as number, 'SIGINT');
     const ended = await server.child;
