@@ -136,9 +136,6 @@ class Resolution {
       task.id,
       services.owner ? { resolutionId: row.id, ownerId: services.owner.id } : null,
     );
-    services.signal?.addEventListener('abort', () => this.abort.abort(services.signal?.reason), {
-      once: true,
-    });
     this.values = new ResolutionValues({
       input: task.input,
       resolverInput: row.resolver_input,
@@ -697,8 +694,11 @@ class Resolution {
     }
   }
 
-  /** Stops the steps under way (their plugins killed), writing nothing more: the resolution is another's now. */
-  abandon(reason: string): void {
+  /**
+   * Stops the steps under way (their plugins killed): the process is shutting down, or the
+   * resolution is another's now (nothing more is written then).
+   */
+  stop(reason: unknown): void {
     this.abort.abort(reason);
   }
 
@@ -768,11 +768,28 @@ export async function runClaimed(
   services: EngineServices,
   claim: ClaimedResolution,
 ): Promise<ResolutionOutcome> {
-  const { store } = services;
-  const resolutionId = claim.row.id;
   const snapshot = claim.row.template as unknown as TemplateSnapshot;
   const row = { ...claim.row, run_count: claim.row.run_count + 1 };
   const resolution = new Resolution(services, row, claim.task, snapshot, claim.steps);
+  // The process's signal (a server shutting down) stops the steps under way. The listener
+  // goes when the run ends: left on a signal that lives as long as the server, each would
+  // keep its whole resolution alive, and each addition walks the list of those before it.
+  const stop = (): void => resolution.stop(services.signal?.reason);
+  services.signal?.addEventListener('abort', stop, { once: true });
+  try {
+    return await resolveClaimed(services, claim, resolution);
+  } finally {
+    services.signal?.removeEventListener('abort', stop);
+  }
+}
+
+async function resolveClaimed(
+  services: EngineServices,
+  claim: ClaimedResolution,
+  resolution: Resolution,
+): Promise<ResolutionOutcome> {
+  const { store } = services;
+  const resolutionId = claim.row.id;
   for (const event of claim.running) services.hub?.publish(claim.task.id, event);
   if (claim.crashed && resolution.recoverCrash()) {
     await resolution.commit(
@@ -803,7 +820,7 @@ export async function runClaimed(
     return await resolution.resolve();
   } catch (error) {
     if (isTaskhostError(error) && error.code === 'TH_RESOLUTION_LOST') {
-      resolution.abandon(error.message);
+      resolution.stop(error.message);
       throw error;
     }
     // Whatever broke (the store gone for good, a bug), the resolution must not stay RUNNING

@@ -1,8 +1,22 @@
 import assert from 'node:assert/strict';
+import { getEventListeners } from 'node:events';
+import os from 'node:os';
+import path from 'node:path';
 import { test } from 'node:test';
-import { tempDir } from '../../helpers/plugin-fixtures.ts';
+import { engineServices } from '../../../src/engine/engine.ts';
+import { runResolutionOnce } from '../../../src/engine/resolver.ts';
+import { isAlive, tempDir, waitInDir } from '../../helpers/plugin-fixtures.ts';
+import { startedPids } from '../../helpers/processes.ts';
 import { createTestDatabase } from '../../helpers/store.ts';
-import { registerFixture, runOnce, runYaml, statesOf, taskEvents } from '../../helpers/engine.ts';
+import {
+  createFromYaml,
+  documentOf,
+  registerFixture,
+  runOnce,
+  runYaml,
+  statesOf,
+  taskEvents,
+} from '../../helpers/engine.ts';
 
 const { store } = await createTestDatabase();
 
@@ -246,4 +260,57 @@ steps:
     [run.resolutionId],
   );
   assert.deepEqual(ends.rows[0], { resolution: last, task: last });
+});
+
+test("the process's signal: a resolution run leaves no listener on it, and aborting it stops the step under way", async (t) => {
+  await registerFixture(store, 'mark-and-hang', 'mark-and-hang.sh');
+  const shutdown = new AbortController();
+  const services = engineServices({
+    store,
+    scriptsDir: path.join(os.tmpdir(), 'no-scripts'),
+    signal: shutdown.signal,
+  });
+  const listeners = (): number => getEventListeners(shutdown.signal, 'abort').length;
+  // A server's signal lives as long as the server: a listener left by each run would keep
+  // its resolution alive, and thousands of them pile up.
+  for (let index = 0; index < 3; index += 1) {
+    const { resolutionId } = await createFromYaml(
+      store,
+      `
+name: quick
+description: one echo step
+steps:
+  only:
+    action: {type: echo, configuration: {output: {n: ${index}}}}
+`,
+    );
+    assert.equal((await runResolutionOnce(services, resolutionId)).state, 'DONE');
+    assert.equal(listeners(), 0, `a listener left after run ${index + 1}`);
+  }
+
+  const marks = tempDir(t);
+  const hanging = await createFromYaml(
+    store,
+    `
+name: hanging
+description: a step that waits
+steps:
+  waits:
+    action: {type: mark-and-hang, configuration: {dir: '${marks}'}}
+`,
+  );
+  const outcome = runResolutionOnce(services, hanging.resolutionId);
+  const [plugin] = await waitInDir(
+    marks,
+    () => (startedPids(marks).length > 0 ? startedPids(marks) : undefined),
+    {
+      describe: () => 'the plugin never started',
+    },
+  );
+  assert.equal(listeners(), 1, 'the running resolution listens to the signal');
+  shutdown.abort('shutting down');
+  assert.equal((await outcome).state, 'CRASHED');
+  assert.equal(listeners(), 0);
+  assert.equal(isAlive(plugin as number), false, 'the plugin outlived the stopped step');
+  assert.equal((await documentOf(store, hanging.taskId)).steps.waits?.state, 'SERVER_ERROR');
 });
