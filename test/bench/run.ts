@@ -67,7 +67,8 @@ const BENCHMARKS: { name: string; run: () => Promise<BenchResult> }[] = [
   { name: 'engine-foreach', run: () => runEngineForeach(quick ? { rounds: 1 } : {}) },
   {
     name: 'server-throughput',
-    run: () => runServerThroughput(quick ? { rounds: 1, tasks: 150, jobs: 1000 } : {}),
+    run: () =>
+      runServerThroughput(quick ? { rounds: 1, tasks: 150, jobs: 1000, warmupPerInstance: 150 } : {}),
   },
   {
     name: 'server-api-load',

@@ -20,12 +20,16 @@
  * resolution and its 3 steps; each task then takes at least a claim and 3 step transitions,
  * each durable. A graphile job is one row added in bulk and one deleted. Target (issue 13):
  * taskhost tasks/s >= 0.5 x graphile jobs/s, reported as graphile jobs/s / taskhost
- * tasks/s <= 2. The variants run interleaved round by round (the order rotating), after a
- * warm-up round of the same size (what is measured is the steady state of a server that has
- * run a while: after a quarter-size warm-up, rounds still rose in order, 543 -> 647 -> 786
- * tasks/s with one instance and 477 -> 573 -> 703 with three, the serves' compiled code and
- * each connection's prepared statements still warming); the ratio is of the medians, the
- * per-round ratios are shown too.
+ * tasks/s <= 2. The variants run interleaved round by round (the order rotating), after
+ * warm-up rounds (untimed) until each serve instance has run `warmupPerInstance` tasks (1,200:
+ * 2 rounds with one instance, 6 with three) and graphile one round. What is measured is the
+ * steady state of servers that have run a while. Why that many: a serve's JIT compilation
+ * (V8's background threads) goes on for about a thousand tasks. Measured with three
+ * instances, 200 tasks each a round: the CPU of one serve's other threads fell 20 -> 16 -> 9
+ * -> 8 -> 2 -> 2 jiffies a round while its main thread stayed at 18 -> 12 (it stayed high
+ * with V8's GC single-threaded, so it is compilation), and the three instances' tasks/s
+ * rose 467 -> 634 -> 715 -> 774 -> 784 -> 923; with one warm-up round each, three instances
+ * were measured on that slope. The ratio is of the medians, the per-round ratios are shown too.
  *
  *   node --import tsx test/bench/server-throughput.ts [--rounds N] [--tasks N] [--jobs N]
  */
@@ -78,7 +82,8 @@ const TEMPLATE = 'echo3';
 
 export interface ServerThroughputOptions {
   rounds?: number;
-  warmup?: number;
+  /** Tasks each serve instance runs before the measured rounds (in whole rounds). */
+  warmupPerInstance?: number;
   /** Tasks per taskhost round. */
   tasks?: number;
   /** Jobs per graphile round. */
@@ -106,18 +111,25 @@ interface Sample {
 
 export async function runServerThroughput(options: ServerThroughputOptions = {}): Promise<BenchResult> {
   const rounds = options.rounds ?? 3;
-  const warmup = options.warmup ?? 1;
+  const warmupPerInstance = options.warmupPerInstance ?? 1200;
   const tasks = options.tasks ?? 600;
   const jobs = options.jobs ?? 5000;
   const inFlight = options.inFlight ?? 16;
   const create = options.create ?? 'batch';
   log(
-    `== ${BENCHMARK}: ${tasks} tasks of 3 echo steps (made by ${create === 'batch' ? 'POST /batch' : 'POST /task'}) through 1 and 3 serve instances vs ${jobs} graphile-worker no-op jobs (concurrency 10); ${rounds} interleaved rounds, ${warmup} warm-up`,
+    `== ${BENCHMARK}: ${tasks} tasks of 3 echo steps (made by ${create === 'batch' ? 'POST /batch' : 'POST /task'}) through 1 and 3 serve instances vs ${jobs} graphile-worker no-op jobs (concurrency 10); ${rounds} interleaved rounds after warm-up rounds (${warmupPerInstance} tasks a serve instance, graphile one round)`,
   );
   log(`   load average before: ${loadAverage()}`);
   const result: BenchResult = {
     benchmark: BENCHMARK,
-    metrics: { rounds, warmup, tasks, jobs, in_flight: inFlight, create },
+    metrics: {
+      rounds,
+      warmup_tasks_per_instance: warmupPerInstance,
+      tasks,
+      jobs,
+      in_flight: inFlight,
+      create,
+    },
     targets: [],
     notes: [],
   };
@@ -253,11 +265,18 @@ export async function runServerThroughput(options: ServerThroughputOptions = {})
       graphile: () => admin.query('VACUUM'),
     };
 
+    const warmupRounds: Record<Variant, number> = {
+      'taskhost x1': Math.ceil(warmupPerInstance / tasks),
+      'taskhost x3': Math.ceil((warmupPerInstance * trio.length) / tasks),
+      graphile: 1,
+    };
+    const warmup = Math.max(...Object.values(warmupRounds));
     const samples: Record<Variant, Sample[]> = { 'taskhost x1': [], 'taskhost x3': [], graphile: [] };
     for (let round = 0; round < warmup + rounds; round += 1) {
       const measured = round >= warmup;
       for (const index of rotation(VARIANTS.length, round)) {
         const variant = VARIANTS[index] as Variant;
+        if (!measured && round >= warmupRounds[variant]) continue;
         const mark = await writeMark(admin);
         const sample = {
           ...(await invoke[variant]()),
