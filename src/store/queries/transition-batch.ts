@@ -1,6 +1,7 @@
 import { prepared, type Queryable } from '../store.ts';
 import { EVENT_CHANNEL } from './events.ts';
 import {
+  encodeDoneRun,
   encodeRunEnd,
   encodeSteps,
   numberEvents,
@@ -80,11 +81,7 @@ export async function writeTransitions(
     JSON.stringify(
       rows((write) => write.runStarts.map((run) => ({ ...run, data: codec.jsonField(run.data) }))),
     ),
-    JSON.stringify(
-      rows((write) =>
-        (write.runsDone ?? []).map((run) => encodeRunEnd(codec, { ...run, data: codec.jsonField(run.data) })),
-      ),
-    ),
+    JSON.stringify(rows((write) => (write.runsDone ?? []).map((run) => encodeDoneRun(codec, run)))),
     JSON.stringify(
       rows((write, id) => write.runEnds.map((run) => ({ ...encodeRunEnd(codec, run), resolutionId: id }))),
     ),
