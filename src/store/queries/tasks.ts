@@ -152,21 +152,21 @@ export async function insertNewTasks(
     requester_groups: task.requesterGroups ?? [],
     input: db.codec.jsonField(task.input),
     tags: task.tags ?? {},
-    parent_task_id: task.parentTaskId ?? null,
+    parent_task_id: task.parentTaskId ?? undefined,
     watcher_usernames: task.watcherUsernames ?? [],
     resolver_usernames: task.resolverUsernames ?? [],
     watcher_groups: task.watcherGroups ?? [],
     resolver_groups: task.resolverGroups ?? [],
-    batch_id: task.batchId ?? null,
+    batch_id: task.batchId ?? undefined,
     resolution_id: resolution.id,
     resolution_state: resolution.state,
     resolver_username: resolution.resolver,
     resolver_input: db.codec.jsonField(resolution.resolverInput),
     template_index: indexOf(resolution.template),
     run_max: resolution.runMax,
-    delay_ms: resolution.delayMs ?? null,
-    comment_id: comment?.id ?? null,
-    comment: comment ? db.codec.text(comment.content) : null,
+    delay_ms: resolution.delayMs ?? undefined,
+    comment_id: comment?.id,
+    comment: comment ? db.codec.text(comment.content) : undefined,
     notify: notifyDue,
   }));
   const steps = records.flatMap(({ resolution, steps: list }) =>
@@ -691,16 +691,16 @@ function claimOf(codec: ValueCodec, row: ClaimRow, now: string): ClaimedResoluti
     steps_json: stepsJson,
     ...locked
   } = row;
-  const task = taskFromRow(codec, {
-    ...(taskJson as unknown as TaskRow),
-    created_at: new Date(taskJson.created_at as string),
-    last_activity: new Date(taskJson.last_activity as string),
-    last_seq: String(taskJson.last_seq),
+  // The JSON objects are this claim's own: typed in place rather than copied.
+  taskJson.created_at = new Date(taskJson.created_at as string);
+  taskJson.last_activity = new Date(taskJson.last_activity as string);
+  taskJson.last_seq = String(taskJson.last_seq);
+  const task = taskFromRow(codec, taskJson as unknown as TaskRow);
+  const steps = (stepsJson ?? []).map((step) => {
+    const decoded = stepFromRow(codec, step);
+    decoded.last_run = step.last_run ? new Date(step.last_run).toISOString() : null;
+    return decoded;
   });
-  const steps = (stepsJson ?? []).map((step) => ({
-    ...stepFromRow(codec, step),
-    last_run: step.last_run ? new Date(step.last_run).toISOString() : null,
-  }));
   const running: NewTaskEvent[] = [{ type: 'task', state: 'RUNNING' }];
   return {
     row: resolutionFromRow(codec, locked as ResolutionRow),

@@ -38,29 +38,31 @@ export async function writeTransitions(
 ): Promise<(StoredTransition | Error)[]> {
   const now = new Date().toISOString();
   const codec = db.codec;
+  // A field left undefined is left out of the JSON (and read back as NULL): most are, in
+  // most transitions, and PostgreSQL parses less.
   const entries = transitions.map(({ taskId, events, write, fence }, i) => ({
     i,
     task_id: taskId,
     resolution_id: fence.resolutionId,
     owner_id: fence.ownerId,
     n: events.length,
-    task_state: write?.task?.state ?? null,
+    task_state: write?.task?.state,
     sets_result: write?.task?.result !== undefined,
-    task_result: write?.task?.result === undefined ? null : codec.jsonField(write.task.result),
-    end_state: write?.resolutionEnd?.state ?? null,
-    end_next_retry: write?.resolutionEnd?.nextRetry ?? null,
-    end_last_stop: write?.resolutionEnd?.lastStop ?? null,
+    task_result: write?.task?.result === undefined ? undefined : codec.jsonField(write.task.result),
+    end_state: write?.resolutionEnd?.state,
+    end_next_retry: write?.resolutionEnd?.nextRetry ?? undefined,
+    end_last_stop: write?.resolutionEnd?.lastStop,
   }));
   const events = transitions.flatMap(({ taskId, events: list }) =>
     list.map((event, index) => ({
       task_id: taskId,
       ord: index + 1,
       type: event.type,
-      step: event.step ?? null,
-      stream: event.stream ?? null,
-      line: codec.text(event.line),
-      state: event.state ?? null,
-      data: event.data ? codec.jsonField(event.data) : null,
+      step: event.step ?? undefined,
+      stream: event.stream ?? undefined,
+      line: codec.text(event.line) ?? undefined,
+      state: event.state ?? undefined,
+      data: event.data ? codec.jsonField(event.data) : undefined,
       ts: event.ts ?? now,
     })),
   );
