@@ -21,6 +21,8 @@ export interface Queryable {
 export interface PreparedText {
   name: string;
   text: string;
+  /** How the result's columns are parsed, when not as usual (pg's per-query type parsers). */
+  types?: pg.CustomTypesConfig;
 }
 
 const preparedNames = new Map<string, PreparedText>();

