@@ -525,30 +525,9 @@ class Resolution {
     step.skipped = false;
     step.runId = undefined;
     if (runId && this.isPure(step)) {
-      // Written out, not spread: this runs for every pure step, and the spread of the two
-      // objects into one took about 6 µs a step (line-level profile of a server).
-      const start = this.runStart(step);
-      const end = runEndOf(runId, step);
-      this.endedRuns.done.push({
-        id: runId,
-        taskId: start.taskId,
-        resolutionId: start.resolutionId,
-        stepName: start.stepName,
-        attempt: start.attempt,
-        actionType: start.actionType,
-        data: start.data,
-        requester: start.requester,
-        ownerId: start.ownerId,
-        ranOn: start.ranOn,
-        state: end.state,
-        result: end.result,
-        error: end.error,
-        exit_code: end.exit_code,
-        signal: end.signal,
-        kill_reason: end.kill_reason,
-        dropped_lines: end.dropped_lines,
-        dropped_bytes: end.dropped_bytes,
-      });
+      // The end merged into the start (its id comes with the end: step.runId is cleared above),
+      // not both spread into a third object, which took about 6 µs a pure step.
+      this.endedRuns.done.push(Object.assign(this.runStart(step), runEndOf(runId, step)));
     } else if (runId) this.endedRuns.ends.push(runEndOf(runId, step));
     // The end is committed before any step it unlocks starts (runAvailable commits first),
     // at once while other steps run, or else with the settle that comes next (nothing can
