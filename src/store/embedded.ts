@@ -100,19 +100,24 @@ export class EmbeddedCluster {
     return { host: this.paths.socketDir, port: PORT, user: SUPERUSER, database: 'postgres' };
   }
 
-  /** Creates the cluster if needed, starts it or attaches to a running one. */
+  /**
+   * Creates the cluster if needed, starts it or attaches to a running one. `started` is told
+   * as soon as PostgreSQL is on its way (the postmaster spawned, or a running one found), so
+   * that the caller can do its own work while it boots.
+   */
   static async acquire(
     root: string,
     notify: (message: string) => void = () => undefined,
+    started: () => void = () => undefined,
   ): Promise<EmbeddedCluster> {
     const platformProblem = embeddedPlatformProblem();
     if (platformProblem) throw new TaskhostError('TH_STORE_UNAVAILABLE', platformProblem);
     const cluster = new EmbeddedCluster(embeddedPaths(root));
-    await withLifecycleLock(cluster.paths.lockName, () => cluster.startOrAttach(notify));
+    await withLifecycleLock(cluster.paths.lockName, () => cluster.startOrAttach(notify, started));
     return cluster;
   }
 
-  private async startOrAttach(notify: (message: string) => void): Promise<void> {
+  private async startOrAttach(notify: (message: string) => void, started: () => void): Promise<void> {
     const { paths } = this;
     fs.mkdirSync(paths.root, { recursive: true, mode: 0o755 });
     const uid = process.getuid?.() ?? 0;
@@ -128,8 +133,8 @@ export class EmbeddedCluster {
         notify(`creating the embedded PostgreSQL in ${paths.dataDir} (first use, about a second)`);
         await this.initdb(binaries, who);
       }
-      await this.start(binaries, who);
-    }
+      await this.start(binaries, who, started);
+    } else started();
   }
 
   /** Connects the anchor; false when no cluster answers on the socket. */
@@ -191,7 +196,7 @@ export class EmbeddedCluster {
     fs.renameSync(staging, dataDir);
   }
 
-  private async start(binaries: Binaries, who: Identity | null): Promise<void> {
+  private async start(binaries: Binaries, who: Identity | null, started: () => void): Promise<void> {
     const { dataDir, socketDir, logFile } = this.paths;
     fs.mkdirSync(socketDir, { recursive: true, mode: 0o700 });
     // Checked again now that it exists: someone may have made it first since the last look.
@@ -226,6 +231,7 @@ export class EmbeddedCluster {
     child.once('error', (error) => (exited = error.message));
     child.once('exit', (code, signal) => (exited = signal ?? `exit code ${code}`));
     child.unref();
+    started();
 
     const deadline = Date.now() + 60_000;
     while (!(await this.tryAnchor())) {

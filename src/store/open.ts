@@ -10,6 +10,12 @@ export interface StoreOptions {
   dataRoot?: string;
   /** Told about slow first-use work (creating the embedded cluster). */
   notify?: (message: string) => void;
+  /**
+   * Told once PostgreSQL is on its way: the embedded postmaster spawned (or a running one
+   * found), or at once for an external one. A command loads its own modules from then on,
+   * while the cluster boots, rather than before (they would hold the start back).
+   */
+  started?: () => void;
   poolSize?: number;
   /**
    * The key ring values are encrypted under (SPEC section 8, `encryption.keys_file`);
@@ -48,7 +54,8 @@ export async function openStore(options: StoreOptions): Promise<Store> {
   // The embedded cluster starts first; the driver and migrations load while it boots.
   const cluster = options.databaseUrl
     ? null
-    : EmbeddedCluster.acquire(options.dataRoot ?? path.resolve('.taskhost'), options.notify);
+    : EmbeddedCluster.acquire(options.dataRoot ?? path.resolve('.taskhost'), options.notify, options.started);
+  if (options.databaseUrl) options.started?.();
   // Handled at its await below; this only keeps an early failure from being "unhandled".
   cluster?.catch(() => undefined);
   const [{ Store }, { migrate }, { prepareEncryption }] = await Promise.all([

@@ -146,6 +146,35 @@ export function loadAverage(): string {
     .join(' ');
 }
 
+/** The machine's CPU time so far (all CPUs, in clock ticks), and the part the host stole. */
+export interface CpuTimes {
+  total: number;
+  steal: number;
+}
+
+/** CpuTimes from /proc/stat (Linux), else null. */
+export function cpuTimes(): CpuTimes | null {
+  try {
+    const line = fs.readFileSync('/proc/stat', 'utf8').split('\n')[0] ?? '';
+    // cpu user nice system idle iowait irq softirq steal guest guest_nice
+    const fields = line.trim().split(/\s+/).slice(1, 9).map(Number);
+    if (fields.length < 8 || fields.some((n) => !Number.isFinite(n))) return null;
+    return { total: fields.reduce((sum, n) => sum + n, 0), steal: fields[7] as number };
+  } catch {
+    return null;
+  }
+}
+
+/**
+ * The share of the machine's CPU time the hypervisor gave to other guests between two
+ * readings (0..1), or null when unknown. On a shared virtual machine this is what makes the
+ * same run fast one hour and slow the next: absolute times are to be read with it.
+ */
+export function stolenShare(before: CpuTimes | null, after: CpuTimes | null): number | null {
+  if (!before || !after || after.total <= before.total) return null;
+  return (after.steal - before.steal) / (after.total - before.total);
+}
+
 // ---------------------------------------------------------------------------------------
 // Cleanup: every process and cluster a benchmark starts is registered here, so that Ctrl-C
 // (or a crash) still stops them.

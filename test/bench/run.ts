@@ -27,12 +27,14 @@ import { runPluginCheck } from './plugin-check.ts';
 import {
   BENCH_DIR,
   cleanupAll,
+  cpuTimes,
   fmt,
   installSignalHandlers,
   interrupted,
   loadAverage,
   log,
   PROJECT_DIR,
+  stolenShare,
   table,
   type BenchResult,
   type TargetCheck,
@@ -109,8 +111,10 @@ const startedAt = new Date();
 const loadBefore = loadAverage();
 const results: BenchResult[] = [];
 const crashes: { benchmark: string; error: string }[] = [];
+const stolen: Record<string, number | null> = {};
 for (const benchmark of chosen) {
   const t0 = performance.now();
+  const cpu0 = cpuTimes();
   try {
     results.push(await benchmark.run());
   } catch (error) {
@@ -121,7 +125,10 @@ for (const benchmark of chosen) {
   } finally {
     await cleanupAll();
   }
-  log(`   (${benchmark.name} took ${fmt((performance.now() - t0) / 1000, 1)} s)\n`);
+  const share = stolenShare(cpu0, cpuTimes());
+  stolen[benchmark.name] = share;
+  const steal = share === null ? '' : `; CPU time stolen by the host meanwhile: ${fmt(share * 100, 1)}%`;
+  log(`   (${benchmark.name} took ${fmt((performance.now() - t0) / 1000, 1)} s${steal})\n`);
 }
 
 const targets: TargetCheck[] = results.flatMap((r) => r.targets);
@@ -159,6 +166,7 @@ fs.writeFileSync(
       cpus: os.cpus().length,
       cpu_model: os.cpus()[0]?.model ?? null,
       load_average: { before: loadBefore, after: loadAverage() },
+      cpu_stolen_share: stolen,
       results,
       targets,
       passed: targets.filter((t) => t.pass).length,

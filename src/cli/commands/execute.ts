@@ -2,7 +2,6 @@ import fs from 'node:fs';
 import type { OutputLine } from '../../plugins/output.ts';
 import type { RunnablePlugin } from '../../plugins/run-plugin.ts';
 import { isFailedState } from '../../protocol/states.ts';
-import { resolveConcurrency } from '../../runs/batch.ts';
 import { resultEnvelope } from '../../runs/envelope.ts';
 import { withStore, type CommandContext, type StoreFlags } from '../context.ts';
 import { parseJson, readJsonFlag, timeoutFlag, usage } from '../flag-values.ts';
@@ -57,30 +56,34 @@ export async function execute(flags: ExecuteFlags): Promise<number> {
   }
 
   const timeout = timeoutFlag(flags.timeout);
-  // Loaded while the store opens (the embedded cluster boots in its own process meanwhile).
-  const modules = Promise.all([import('../../plugins/registry.ts'), import('../../runs/execute.ts')]);
-  void import('../../plugins/fifo-pool.ts').then((pool) => pool.sharedFifoPool().prefill());
-  return withStore(flags, async ({ store, supervisor, owner }) => {
-    const [{ loadPlugin }, { executeRun }] = await modules;
-    const plugin = await loadPlugin(store, flags.name);
-    const run = await supervisor.run((signal) =>
-      executeRun({
-        store,
-        plugin,
-        data,
-        origin: 'cli',
-        owner,
-        lastOfOwner: true,
-        requester: process.env.USER ?? null,
-        timeoutMs: timeout,
-        signal,
-        onLine: logPrinter(`TASK::${plugin.name}`, flags.quiet),
-        onStoreError: storeTrouble(),
-      }),
-    );
-    printJson(resultEnvelope(run.outcome, run.id));
-    return isFailedState(run.outcome.state) ? 1 : 0;
-  });
+  return withStore(
+    flags,
+    async ({ store, supervisor, owner }, [{ loadPlugin }, { executeRun }]) => {
+      const plugin = await loadPlugin(store, flags.name);
+      const run = await supervisor.run((signal) =>
+        executeRun({
+          store,
+          plugin,
+          data,
+          origin: 'cli',
+          owner,
+          lastOfOwner: true,
+          requester: process.env.USER ?? null,
+          timeoutMs: timeout,
+          signal,
+          onLine: logPrinter(`TASK::${plugin.name}`, flags.quiet),
+          onStoreError: storeTrouble(),
+        }),
+      );
+      printJson(resultEnvelope(run.outcome, run.id));
+      return isFailedState(run.outcome.state) ? 1 : 0;
+    },
+    // Loaded while the store opens (the embedded cluster boots in its own process meanwhile).
+    () => {
+      void import('../../plugins/fifo-pool.ts').then((pool) => pool.sharedFifoPool().prefill());
+      return Promise.all([import('../../plugins/registry.ts'), import('../../runs/execute.ts')]);
+    },
+  );
 }
 
 /** Says once, on stderr, that the store is being waited for (PostgreSQL restarting under a run). */
@@ -112,6 +115,7 @@ function readBatch(file: string): { line: number; data: unknown }[] {
 
 async function executeBatch(flags: ExecuteFlags): Promise<number> {
   const items = readBatch(flags.batch as string);
+  const { resolveConcurrency } = await import('../../runs/batch.ts');
   const limit = resolveConcurrency(flags.concurrency);
   const timeout = timeoutFlag(flags.timeout);
   return withStore(flags, async (context) => {
