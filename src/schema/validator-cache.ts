@@ -85,31 +85,63 @@ function writeCached(file: string, code: string): void {
   }
 }
 
-/** The validator of `schema`: from memory, from this user's cache, or compiled by ajv (and cached). */
-export async function validatorFor(schema: unknown): Promise<Validator> {
+interface Lookup {
+  key: string;
+  /** Where this user's cache keeps its code; null without a safe cache directory. */
+  file: string | null;
+  validator: Validator | null;
+}
+
+/** The validator of `schema` from memory or from this user's cache, if either has it. */
+function lookup(schema: unknown): Lookup {
   const key = createHash('sha256')
     .update(JSON.stringify(schema ?? null))
     .digest('base64url');
   const known = memory.get(key);
-  if (known) return known;
+  if (known) return { key, file: null, validator: known };
   const dir = cacheDirectory();
   const file = dir ? path.join(dir, `${key}.cjs`) : null;
-  let code = file ? readCached(file) : null;
+  const code = file ? readCached(file) : null;
   let validator: Validator | null = null;
   if (code !== null) {
     try {
       validator = load(code);
     } catch {
-      validator = null; // a damaged file: compiled again below, and replaced
+      validator = null; // a damaged file: compiled again by the caller, and replaced
     }
   }
-  if (!validator) {
-    const { standaloneValidatorCode } = await import('./json-schema.ts');
-    code = standaloneValidatorCode(schema);
-    validator = load(code);
-    if (file) writeCached(file, code);
-  }
+  if (validator) remember(key, validator);
+  return { key, file, validator };
+}
+
+function remember(key: string, validator: Validator): void {
   if (memory.size >= MEMORY_LIMIT) memory.delete(memory.keys().next().value as string);
   memory.set(key, validator);
+}
+
+/** Loads freshly compiled code, keeps it in memory and in this user's cache. */
+function compiled({ key, file }: Lookup, code: string): Validator {
+  const validator = load(code);
+  if (file) writeCached(file, code);
+  remember(key, validator);
   return validator;
+}
+
+/** The validator of `schema`: from memory, from this user's cache, or compiled by ajv (and cached). */
+export async function validatorFor(schema: unknown): Promise<Validator> {
+  const found = lookup(schema);
+  if (found.validator) return found.validator;
+  const { standaloneValidatorCode } = await import('./json-schema.ts');
+  return compiled(found, standaloneValidatorCode(schema));
+}
+
+/**
+ * validatorFor for a caller that cannot wait: `compile` (json-schema.ts's
+ * standaloneValidatorCode, which the caller has loaded) runs only when neither memory nor
+ * this user's cache has the code. The template checker uses it for schemas/*.schema.json:
+ * compiling the template schema took ~75 ms of every `taskhost run`.
+ */
+export function validatorForSync(schema: unknown, compile: (schema: unknown) => string): Validator {
+  const found = lookup(schema);
+  return found.validator ?? compiled(found, compile(schema));
 }

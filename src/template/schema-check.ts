@@ -2,7 +2,8 @@ import type { ErrorObject } from 'ajv';
 import fs from 'node:fs';
 import path from 'node:path';
 import { SCHEMAS_DIR } from '../paths.ts';
-import { compileSchema } from '../schema/json-schema.ts';
+import { standaloneValidatorCode } from '../schema/json-schema.ts';
+import { validatorForSync } from '../schema/validator-cache.ts';
 import type { IssueList } from './errors.ts';
 import { didYouMean } from './suggest.ts';
 import type { FieldPath } from './types.ts';
@@ -31,7 +32,7 @@ function schemaOf(name: SchemaName): Record<string, unknown> {
 /** Checks `data` against a schema, adding one issue per violation; true when it conforms. */
 export function checkShape(name: SchemaName, data: unknown, issues: IssueList): boolean {
   const schema = schemaOf(name);
-  const validate = compileSchema(schema);
+  const validate = validatorForSync(schema, standaloneValidatorCode);
   if (validate(data)) return true;
   for (const error of validate.errors ?? []) report(schema, data, error, issues);
   return false;

@@ -141,6 +141,32 @@ test(
 );
 
 test(
+  'acquire says once that PostgreSQL is on its way, whether it creates the cluster, starts it or finds it running',
+  { timeout: TEST_TIMEOUT },
+  async (t) => {
+    const project = new Project(t);
+    const root = path.join(project.dir, '.taskhost');
+    const acquire = async (): Promise<{ cluster: EmbeddedCluster; calls: number }> => {
+      let calls = 0;
+      const cluster = await EmbeddedCluster.acquire(root, undefined, () => (calls += 1));
+      return { cluster, calls };
+    };
+    const created = await acquire();
+    assert.equal(created.calls, 1, 'a new cluster');
+    await created.cluster.release();
+    await project.assertNoPostgres('after the first release');
+
+    const started = await acquire();
+    assert.equal(started.calls, 1, 'a stopped cluster started');
+    const attached = await acquire();
+    assert.equal(attached.calls, 1, 'a running cluster found');
+    await attached.cluster.release();
+    await started.cluster.release();
+    await project.assertNoPostgres('after both releases');
+  },
+);
+
+test(
   'processes starting together on a fresh directory all succeed on one cluster',
   { timeout: TEST_TIMEOUT },
   async (t) => {
