@@ -20,6 +20,7 @@ import {
   fmt,
   loadAverage,
   log,
+  networkEnv,
   onCleanup,
   PROJECT_DIR,
   removeDir,
@@ -66,10 +67,13 @@ export async function runGlobalInstall(options: GlobalInstallOptions = {}): Prom
   try {
     const env = cleanEnv();
     log(`== ${BENCHMARK}: npm pack, npm install -g into ${work}; load average ${loadAverage()}`);
+    // npm keeps what reaching the registry needs here (a proxy, the CA file it is trusted
+    // with): without them a cache miss retried each package for minutes, then failed.
+    const npmEnv = { ...env, ...networkEnv() };
     const npm = (args: readonly string[], cwd: string): string =>
       execFileSync('npm', [...args, '--no-audit', '--no-fund', '--no-update-notifier'], {
         cwd,
-        env,
+        env: npmEnv,
         encoding: 'utf8',
         stdio: ['ignore', 'pipe', 'pipe'],
       });

@@ -261,6 +261,20 @@ export function cleanEnv(extra: Record<string, string> = {}): Record<string, str
   return { ...env, ...extra };
 }
 
+/**
+ * The variables a process needs to reach the network from this machine (proxies, extra CA
+ * certificates), for the benchmarks' npm calls; the timed processes never get them.
+ */
+export function networkEnv(): Record<string, string> {
+  const names = ['NODE_EXTRA_CA_CERTS', 'SSL_CERT_FILE', 'SSL_CERT_DIR'];
+  const proxies = /^(https?_proxy|no_proxy|npm_config_(registry|cafile|proxy|https_proxy|strict_ssl))$/i;
+  const env: Record<string, string> = {};
+  for (const [name, value] of Object.entries(process.env)) {
+    if (value !== undefined && (names.includes(name) || proxies.test(name))) env[name] = value;
+  }
+  return env;
+}
+
 export interface Timed {
   ms: number;
   /** When the first stdout byte arrived (ms after spawn), NaN if none. */
