@@ -241,6 +241,41 @@ test('a database filled in clear before encryption existed is converted at start
   assert.equal(ringLabels(keysFile).length, 1);
 });
 
+test('a database created with encryption in its schema is not scanned for values in clear at start', async (t) => {
+  const { store, url } = await emptyDatabase(t);
+  await migrate(store); // every migration in one transaction: encryption from the first row on
+  // A title in clear, as only a writer outside the codec could leave (none does): found by the
+  // scan that converts a database filled before migration 0009, which this start skips.
+  const mark = `MARK${randomBytes(6).toString('hex')}`;
+  const taskId = randomUUID();
+  await insertNewTask(store, {
+    task: { id: taskId, templateName: 'plain', title: mark, state: 'TODO', requester: 'ann', input: {} },
+    resolution: {
+      id: randomUUID(),
+      taskId,
+      state: 'TODO',
+      resolver: 'ann',
+      resolverInput: {},
+      template: {},
+      runMax: 10,
+    },
+    steps: [],
+    comment: null,
+    notifyDue: false,
+  });
+  const keysFile = path.join(tempDir(t), 'keys.json');
+  const opened = await openStore({ databaseUrl: url, keysFile });
+  await opened.close();
+  assert.ok((await dumpAllRows(store)).includes(mark), 'left as it was: no scan');
+  // Upgraded from before 0009 (its migration 9 applied after migration 1): the scan runs.
+  await store.query(
+    `UPDATE taskhost_migration SET applied_at = applied_at + interval '1 day' WHERE version = 9`,
+  );
+  const reopened = await openStore({ databaseUrl: url, keysFile });
+  await reopened.close();
+  assert.equal((await dumpAllRows(store)).includes(mark), false, 'converted');
+});
+
 test('a row whose values are under two keys (one rewritten after key add) counts for both, keeps the old key, and is rotated', async (t) => {
   const database = await createTestDatabase();
   const store = database.store;
