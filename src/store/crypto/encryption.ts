@@ -53,12 +53,9 @@ export async function prepareEncryption(store: Store, keysFile: string): Promise
       return convertClearValues(store, new RingCodec(existing), clearPossible);
     }
   }
-  let clearPossible = true;
-  const ring = await store.transaction(async (db) => {
+  const { ring, clearPossible } = await store.transaction(async (db) => {
     await db.query('SELECT pg_advisory_xact_lock($1)', [LOCK_KEY]);
-    const now = await recorded(db);
-    const { labels } = now;
-    clearPossible = now.clearPossible;
+    const { labels, clearPossible } = await recorded(db);
     let found = readKeyRing(keysFile);
     if (!found) {
       if (labels.length > 0) {
@@ -74,7 +71,7 @@ export async function prepareEncryption(store: Store, keysFile: string): Promise
     await db.query('INSERT INTO encryption_key (label) VALUES ($1) ON CONFLICT DO NOTHING', [
       found.newest.label,
     ]);
-    return found;
+    return { ring: found, clearPossible };
   });
   return convertClearValues(store, new RingCodec(ring), clearPossible);
 }

@@ -58,6 +58,28 @@ async function emptyDatabase(t: TestContext): Promise<{ store: Store; url: strin
   return { store, url: `postgresql://postgres@localhost/${name}?host=${encodeURIComponent(socket)}` };
 }
 
+/** A TODO task of ann's with a resolution and no step, its values written with `store`'s codec. */
+async function insertBareTask(
+  store: Store,
+  task: { id: string; templateName: string; title: string; input: Record<string, unknown> },
+): Promise<void> {
+  await insertNewTask(store, {
+    task: { ...task, state: 'TODO', requester: 'ann' },
+    resolution: {
+      id: randomUUID(),
+      taskId: task.id,
+      state: 'TODO',
+      resolver: 'ann',
+      resolverInput: {},
+      template: {},
+      runMax: 10,
+    },
+    steps: [],
+    comment: null,
+    notifyDue: false,
+  });
+}
+
 test('the ring is created 0600 on first start; a ring that lacks a label in use, or none at all, refuses to start naming it', async (t) => {
   const database = await createTestDatabase();
   const cwd = tempDir(t);
@@ -248,21 +270,7 @@ test('a database created with encryption in its schema is not scanned for values
   // scan that converts a database filled before migration 0009, which this start skips.
   const mark = `MARK${randomBytes(6).toString('hex')}`;
   const taskId = randomUUID();
-  await insertNewTask(store, {
-    task: { id: taskId, templateName: 'plain', title: mark, state: 'TODO', requester: 'ann', input: {} },
-    resolution: {
-      id: randomUUID(),
-      taskId,
-      state: 'TODO',
-      resolver: 'ann',
-      resolverInput: {},
-      template: {},
-      runMax: 10,
-    },
-    steps: [],
-    comment: null,
-    notifyDue: false,
-  });
+  await insertBareTask(store, { id: taskId, templateName: 'plain', title: mark, input: {} });
   const keysFile = path.join(tempDir(t), 'keys.json');
   const opened = await openStore({ databaseUrl: url, keysFile });
   await opened.close();
@@ -282,28 +290,7 @@ test('a row whose values are under two keys (one rewritten after key add) counts
   const codec = await prepareEncryption(store, path.join(tempDir(t), 'keys.json'));
   store.codec = codec;
   const taskId = randomUUID();
-  await insertNewTask(store, {
-    task: {
-      id: taskId,
-      templateName: 'mixed',
-      title: 'a title',
-      state: 'TODO',
-      requester: 'ann',
-      input: { a: 1 },
-    },
-    resolution: {
-      id: randomUUID(),
-      taskId,
-      state: 'TODO',
-      resolver: 'ann',
-      resolverInput: {},
-      template: {},
-      runMax: 10,
-    },
-    steps: [],
-    comment: null,
-    notifyDue: false,
-  });
+  await insertBareTask(store, { id: taskId, templateName: 'mixed', title: 'a title', input: { a: 1 } });
   const first = codec.newestLabel;
   const second = await addKey(store, codec);
   await updateTask(store, taskId, { result: { done: true } });
