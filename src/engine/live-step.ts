@@ -49,6 +49,7 @@ export function rowOf(step: LiveStep): StepRow {
     has_item: step.has_item,
     extra_dependencies: step.extra_dependencies,
     children_steps: step.children_steps,
+    ran_on: step.ran_on,
   };
 }
 
@@ -70,5 +71,6 @@ export function newStepRow(name: string): StepRow {
     has_item: false,
     extra_dependencies: [],
     children_steps: null,
+    ran_on: null,
   };
 }

@@ -177,15 +177,11 @@ export async function startResolution(store: Store, request: StartRequest): Prom
  */
 async function resetSteps(db: Queryable, row: ResolutionRow): Promise<NewTaskEvent[]> {
   const { template } = snapshotOfRow(row);
-  const { rows: before } = await db.query<{ name: string; state: string }>(
-    'SELECT name, state FROM resolution_step WHERE resolution_id = $1 AND parent IS NULL',
+  const { rows: before } = await db.query<{ name: string; state: string; executions: number }>(
+    'SELECT name, state, executions FROM resolution_step WHERE resolution_id = $1 AND parent IS NULL',
     [row.id],
   );
-  const { rows: attempts } = await db.query<{ step_name: string; attempt: number }>(
-    'SELECT step_name, max(attempt)::int AS attempt FROM run WHERE resolution_id = $1 GROUP BY step_name',
-    [row.id],
-  );
-  const executions = new Map(attempts.map((attempt) => [attempt.step_name, attempt.attempt]));
+  const executions = new Map(before.map((step) => [step.name, step.executions]));
   await db.query('DELETE FROM resolution_step WHERE resolution_id = $1', [row.id]);
   const names = Object.keys(template.steps);
   await saveSteps(

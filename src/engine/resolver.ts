@@ -97,11 +97,8 @@ class Resolution {
   private readonly stagedEvents: NewTaskEvent[] = [];
   /** Steps whose state change the next commit tells `onStepState` of. */
   private readonly stagedTold: LiveStep[] = [];
-  /** Runs that ended (or started and ended: pure steps), for the next commit. */
-  private readonly endedRuns: { ends: StepRunEnd[]; done: (StepRunStart & StepRunEnd)[] } = {
-    ends: [],
-    done: [],
-  };
+  /** Runs that ended, for the next commit. */
+  private readonly endedRuns: StepRunEnd[] = [];
   private readonly completions: { name: string; executed: Executed }[] = [];
   private wake: (() => void) | null = null;
   private inflight = 0;
@@ -239,8 +236,7 @@ class Resolution {
       this.dirty.size > 0 ||
       this.removed.size > 0 ||
       this.stagedEvents.length > 0 ||
-      this.endedRuns.ends.length > 0 ||
-      this.endedRuns.done.length > 0
+      this.endedRuns.length > 0
     );
   }
 
@@ -263,8 +259,7 @@ class Resolution {
     this.removed.clear();
     const stepEvents = this.stagedEvents.splice(0, this.stagedEvents.length);
     const told = this.stagedTold.splice(0, this.stagedTold.length);
-    const ends = this.endedRuns.ends.splice(0, this.endedRuns.ends.length);
-    const done = this.endedRuns.done.splice(0, this.endedRuns.done.length);
+    const ends = this.endedRuns.splice(0, this.endedRuns.length);
     for (const name of removed) this.committedState.delete(name);
     const nextRetry = await this.log.commit(
       [...stepEvents, ...events],
@@ -274,7 +269,6 @@ class Resolution {
         removed,
         runStarts: starts,
         runEnds: ends,
-        runsDone: done,
         task: settle?.task,
         resolutionEnd: settle?.resolution,
       },
@@ -424,26 +418,29 @@ class Resolution {
       } else starting.push(step);
     }
     if (structural) this.tree = buildTree(this.steps);
+    // Pure steps (an echo: no effect outside the engine) execute nothing, so they have no run
+    // (a run is an execution of a plugin or a script), and they are not committed RUNNING on
+    // their own: their RUNNING event goes with their end, in one statement. A crash in
+    // between leaves them TODO, to be run again at no cost.
+    const pure = new Set(starting.filter((step) => this.isPure(step)));
+    const ranOn = this.services.owner ? instanceName(this.services.owner.row) : null;
     for (const step of starting) {
       step.executions += 1;
-      step.runId = randomUUID();
+      step.runId = pure.has(step) ? undefined : randomUUID();
       step.runStartedAt = performance.now();
       step.runDetails = undefined;
+      step.ran_on = ranOn;
     }
-    // Pure steps (an echo: no effect outside the engine) are not committed RUNNING on their
-    // own: their RUNNING event and their run go with their end, in one statement. A crash
-    // in between leaves them TODO, to be run again at no cost.
-    const pure = starting.filter((step) => this.isPure(step));
     for (const step of pure) {
       this.dirty.delete(step.name);
       this.committedState.set(step.name, StepState.RUNNING);
       this.stagedEvents.push({ type: 'step', step: step.name, state: StepState.RUNNING });
     }
-    const committed = starting.filter((step) => !pure.includes(step));
+    const committed = starting.filter((step) => !pure.has(step));
     if (available.length > 0) {
       pruneSteps(this.steps, this.tree, preModified, (name) => this.setState(name, StepState.PRUNE, ''));
       // A pure step's RUNNING alone waits for its end; anything else is committed first.
-      const ended = this.endedRuns.ends.length + this.endedRuns.done.length;
+      const ended = this.endedRuns.length;
       if (this.dirty.size > 0 || this.removed.size > 0 || ended > 0 || committed.length > 0) {
         await this.commit(
           [],
@@ -515,6 +512,7 @@ class Resolution {
     const step = this.steps.get(name);
     if (!step) return; // a child whose parent was contracted meanwhile
     const runId = step.runId;
+    const startedAt = step.runStartedAt;
     Object.assign(step, executed, { last_run: new Date().toISOString() });
     this.values.setStep(name, step);
     this.dirty.add(name);
@@ -524,22 +522,15 @@ class Resolution {
     if (!step.def.foreach) this.executed.add(name);
     step.skipped = false;
     step.runId = undefined;
-    if (runId && this.isPure(step)) {
-      // The end merged into the start (its id comes with the end: step.runId is cleared above),
-      // not both spread into a third object, which took about 6 µs a pure step.
-      this.endedRuns.done.push(Object.assign(this.runStart(step), runEndOf(runId, step)));
-    } else if (runId) this.endedRuns.ends.push(runEndOf(runId, step));
+    step.runStartedAt = undefined;
+    if (runId) this.endedRuns.push(runEndOf(runId, step));
     // The end is committed before any step it unlocks starts (runAvailable commits first),
     // at once while other steps run, or else with the settle that comes next (nothing can
     // happen in between): the last step of a run costs no statement of its own.
     await this.runAvailable(modified);
     if (this.inflight > 0 && this.pendingWrites()) await this.commit();
-    if (runId && step.runStartedAt !== undefined) {
-      this.services.onStepRun?.(
-        step.def.action.type,
-        step.state,
-        (performance.now() - step.runStartedAt) / 1000,
-      );
+    if (startedAt !== undefined) {
+      this.services.onStepRun?.(step.def.action.type, step.state, (performance.now() - startedAt) / 1000);
     }
   }
 
@@ -561,7 +552,7 @@ class Resolution {
       data: step.def.action.configuration,
       requester: this.task.requester_username,
       ownerId: this.services.owner?.id ?? null,
-      ranOn: this.services.owner ? instanceName(this.services.owner.row) : null,
+      ranOn: step.ran_on,
     };
   }
 

@@ -146,7 +146,6 @@ export class TaskLog {
             removed: write?.removed ?? [],
             runStarts: write?.runStarts ?? [],
             runEnds: write?.runEnds ?? [],
-            runsDone: write?.runsDone ?? [],
             runProcesses: processes,
             task: write?.task,
             resolutionEnd: write?.resolutionEnd,

@@ -217,7 +217,7 @@ function createdDocument(prepared: PreparedTask, record: NewTaskRecord, stored: 
       run_count: 0,
       next_retry: stored.nextRetry ? stored.nextRetry.toISOString() : null,
     },
-    steps: Object.fromEntries(record.steps.map((step) => [step.name, stepEntry(step, null)])),
+    steps: Object.fromEntries(record.steps.map((step) => [step.name, stepEntry(step)])),
   };
 }
 
@@ -236,17 +236,6 @@ export async function createTask(
   const document = await insertPreparedTask(store, prepared, local === undefined);
   local?.wake();
   return { taskId: prepared.taskId, resolutionId: prepared.resolutionId, document };
-}
-
-/** Where each step of a resolution last ran: its latest run's instance. */
-async function stepInstances(db: Queryable, resolutionId: string): Promise<Map<string, string>> {
-  const { rows } = await db.query<{ step_name: string; ran_on: string }>(
-    `SELECT DISTINCT ON (step_name) step_name, ran_on FROM run
-      WHERE resolution_id = $1 AND ran_on IS NOT NULL
-      ORDER BY step_name, attempt DESC`,
-    [resolutionId],
-  );
-  return new Map(rows.map((row) => [row.step_name, row.ran_on]));
 }
 
 /** A task as SPEC section 7 shows it (the API's and `run --json`'s document). */
@@ -279,7 +268,7 @@ export interface TaskDocument {
 }
 
 /** A step as the task document shows it. */
-function stepEntry(step: StepRow, instance: string | null): TaskDocument['steps'][string] {
+function stepEntry(step: StepRow): TaskDocument['steps'][string] {
   return {
     state: step.state,
     output: step.output ?? null,
@@ -288,7 +277,7 @@ function stepEntry(step: StepRow, instance: string | null): TaskDocument['steps'
     error: step.error || null,
     try_count: step.try_count,
     last_run: step.last_run,
-    instance,
+    instance: step.ran_on,
   };
 }
 
@@ -296,9 +285,7 @@ export async function taskDocument(db: Queryable, taskId: string): Promise<TaskD
   const task = await getTask(db, taskId);
   if (!task) return null;
   const resolution = await getResolutionOfTask(db, taskId);
-  const [steps, ranOn] = resolution
-    ? await Promise.all([loadSteps(db, resolution.id), stepInstances(db, resolution.id)])
-    : [[], new Map<string, string>()];
+  const steps = resolution ? await loadSteps(db, resolution.id) : [];
   return {
     id: task.id,
     template_name: task.template_name,
@@ -318,9 +305,7 @@ export async function taskDocument(db: Queryable, taskId: string): Promise<TaskD
           next_retry: resolution.next_retry ? new Date(resolution.next_retry).toISOString() : null,
         }
       : null,
-    steps: Object.fromEntries(
-      steps.map((step) => [step.name, stepEntry(step, ranOn.get(step.name) ?? null)]),
-    ),
+    steps: Object.fromEntries(steps.map((step) => [step.name, stepEntry(step)])),
   };
 }
 

@@ -65,6 +65,8 @@ export interface StepRow {
   has_item: boolean;
   extra_dependencies: string[];
   children_steps: string[] | null;
+  /** The instance of its latest execution (`HOSTNAME/PID`; null before it ran, or run without a server). */
+  ran_on: string | null;
 }
 
 export interface NewTask {
@@ -215,11 +217,11 @@ export async function insertNewTasks(
 }
 
 const STEP_SELECT = `name, parent, child_index, state, try_count, executions, last_run, output, metadata,
-  children, error, item, has_item, extra_dependencies, children_steps`;
+  children, error, item, has_item, extra_dependencies, children_steps, ran_on`;
 
 const STEP_COLUMNS = `name text, parent text, child_index integer, state text, try_count integer,
   executions integer, last_run timestamptz, output jsonb, metadata jsonb, children jsonb, error text,
-  item jsonb, has_item boolean, extra_dependencies text[], children_steps text[]`;
+  item jsonb, has_item boolean, extra_dependencies text[], children_steps text[], ran_on text`;
 
 /**
  * Writes steps (new or changed) in one statement. JSON null and absent are both stored as
@@ -256,6 +258,7 @@ export function encodeSteps(codec: ValueCodec, steps: readonly StepRow[]): Recor
     put('child_index', step.child_index);
     put('last_run', step.last_run);
     put('children_steps', step.children_steps);
+    put('ran_on', step.ran_on);
     put('output', codec.jsonField(step.output));
     put('metadata', codec.jsonField(step.metadata));
     put('children', codec.jsonField(step.children));
@@ -305,14 +308,15 @@ export function upsertStepsSql(resolution: string | null, rows: string, conditio
   const selected = resolution === null ? 'r.*' : `${resolution}, r.*`;
   const columns = resolution === null ? `resolution_id uuid, ${STEP_COLUMNS}` : STEP_COLUMNS;
   return `INSERT INTO resolution_step (resolution_id, name, parent, child_index, state, try_count, executions,
-            last_run, output, metadata, children, error, item, has_item, extra_dependencies, children_steps)
+            last_run, output, metadata, children, error, item, has_item, extra_dependencies, children_steps, ran_on)
      SELECT ${selected} FROM jsonb_to_recordset(${rows}::jsonb) AS r (${columns}) WHERE ${condition}
      ON CONFLICT (resolution_id, name) DO UPDATE SET
        parent = EXCLUDED.parent, child_index = EXCLUDED.child_index, state = EXCLUDED.state,
        try_count = EXCLUDED.try_count, executions = EXCLUDED.executions, last_run = EXCLUDED.last_run,
        output = EXCLUDED.output, metadata = EXCLUDED.metadata, children = EXCLUDED.children,
        error = EXCLUDED.error, item = EXCLUDED.item, has_item = EXCLUDED.has_item,
-       extra_dependencies = EXCLUDED.extra_dependencies, children_steps = EXCLUDED.children_steps`;
+       extra_dependencies = EXCLUDED.extra_dependencies, children_steps = EXCLUDED.children_steps,
+       ran_on = EXCLUDED.ran_on`;
 }
 
 export async function loadSteps(db: Queryable, resolutionId: string): Promise<StepRow[]> {
@@ -484,24 +488,6 @@ export function encodeRunEnd<T extends StepRunEnd>(codec: ValueCodec, run: T): T
   return codec.encrypts ? { ...run, result: codec.jsonField(run.result), error: codec.text(run.error) } : run;
 }
 
-/** A run that started and ended in one transition (a pure step's), as the `done` insert reads it. */
-export function encodeDoneRun(codec: ValueCodec, run: StepRunStart & StepRunEnd): Record<string, unknown> {
-  return {
-    id: run.id,
-    actionType: run.actionType,
-    data: codec.jsonField(run.data),
-    requester: run.requester,
-    taskId: run.taskId,
-    stepName: run.stepName,
-    attempt: run.attempt,
-    resolutionId: run.resolutionId,
-    ranOn: run.ranOn,
-    state: run.state,
-    result: codec.jsonField(run.result),
-    error: codec.text(run.error),
-  };
-}
-
 /** The process group of a running step run. */
 export interface StepRunProcess {
   id: string;
@@ -525,8 +511,6 @@ export interface TransitionWrite {
   removed: readonly string[];
   runStarts: readonly StepRunStart[];
   runEnds: readonly StepRunEnd[];
-  /** Runs that started and ended within the transition (pure steps): inserted as they ended. */
-  runsDone?: readonly (StepRunStart & StepRunEnd)[];
   runProcesses: readonly StepRunProcess[];
   /** A settle: the task's new state (and result), set with its log position (needs events). */
   task?: TaskEnd;
@@ -865,18 +849,6 @@ export async function writeTransition(
             FROM jsonb_to_recordset(${param(JSON.stringify(write.runStarts.map((run) => ({ ...run, data: db.codec.jsonField(run.data) }))), '::jsonb')})
               AS r (id uuid, "actionType" text, data jsonb, requester text, "taskId" uuid, "stepName" text,
                     attempt integer, "resolutionId" uuid, "ownerId" uuid, "ranOn" text)
-           WHERE ${owned})`,
-      );
-    }
-    if (write.runsDone && write.runsDone.length > 0) {
-      parts.push(
-        `done AS (INSERT INTO run (id, plugin_name, origin, data, state, requester, task_id, step_name, attempt,
-            resolution_id, ran_on, result, error, started_at, finished_at)
-          SELECT r.id, r."actionType", 'task', r.data, r.state, r.requester, r."taskId", r."stepName", r.attempt,
-                 r."resolutionId", r."ranOn", r.result, r.error, now(), now()
-            FROM jsonb_to_recordset(${param(JSON.stringify(write.runsDone.map((run) => encodeDoneRun(db.codec, run))), '::jsonb')})
-              AS r (id uuid, "actionType" text, data jsonb, requester text, "taskId" uuid, "stepName" text,
-                    attempt integer, "resolutionId" uuid, "ranOn" text, state text, result jsonb, error text)
            WHERE ${owned})`,
       );
     }

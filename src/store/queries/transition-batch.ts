@@ -1,7 +1,6 @@
 import { prepared, type Queryable } from '../store.ts';
 import { EVENT_CHANNEL } from './events.ts';
 import {
-  encodeDoneRun,
   encodeRunEnd,
   encodeSteps,
   numberEvents,
@@ -83,7 +82,6 @@ export async function writeTransitions(
     JSON.stringify(
       rows((write) => write.runStarts.map((run) => ({ ...run, data: codec.jsonField(run.data) }))),
     ),
-    JSON.stringify(rows((write) => (write.runsDone ?? []).map((run) => encodeDoneRun(codec, run)))),
     JSON.stringify(
       rows((write, id) => write.runEnds.map((run) => ({ ...encodeRunEnd(codec, run), resolutionId: id }))),
     ),
@@ -103,7 +101,7 @@ export async function writeTransitions(
 
 /**
  * Ownership first (FOR KEY SHARE, as writeTransition's fence); every part reads `owner`. The
- * resolutions are also found by their ids ($9, an array): joined to the JSON list alone, the
+ * resolutions are also found by their ids ($8, an array): joined to the JSON list alone, the
  * plan PostgreSQL keeps for this prepared statement read the whole resolution table for
  * every batch (a hash join over a sequential scan) until several thousand resolutions were
  * stored (measured: 3,000 yes, 30,000 no), 5% of the tasks/s of one instance in paired rounds.
@@ -113,7 +111,7 @@ export const BATCH_SQL = `WITH x AS (
     n bigint, task_state text, sets_result boolean, task_result jsonb, end_state text,
     end_next_retry timestamptz, end_last_stop timestamptz)),
 owner AS (SELECT r.id FROM resolution r JOIN x ON r.id = x.resolution_id AND r.instance_id = x.owner_id
-           WHERE r.id = ANY($9::uuid[]) FOR KEY SHARE OF r),
+           WHERE r.id = ANY($8::uuid[]) FOR KEY SHARE OF r),
 seq AS (UPDATE task t SET last_seq = t.last_seq + x.n, last_activity = now(),
           state = coalesce(x.task_state, t.state),
           result = CASE WHEN x.sets_result THEN x.task_result ELSE t.result END
@@ -138,18 +136,10 @@ started AS (INSERT INTO run (id, plugin_name, origin, data, state, requester, ta
            AS r (id uuid, "actionType" text, data jsonb, requester text, "taskId" uuid, "stepName" text,
                  attempt integer, "resolutionId" uuid, "ownerId" uuid, "ranOn" text)
         WHERE r."resolutionId" IN (SELECT id FROM owner)),
-done AS (INSERT INTO run (id, plugin_name, origin, data, state, requester, task_id, step_name, attempt,
-            resolution_id, ran_on, result, error, started_at, finished_at)
-       SELECT r.id, r."actionType", 'task', r.data, r.state, r.requester, r."taskId", r."stepName", r.attempt,
-              r."resolutionId", r."ranOn", r.result, r.error, now(), now()
-         FROM jsonb_to_recordset($6::jsonb)
-           AS r (id uuid, "actionType" text, data jsonb, requester text, "taskId" uuid, "stepName" text,
-                 attempt integer, "resolutionId" uuid, "ranOn" text, state text, result jsonb, error text)
-        WHERE r."resolutionId" IN (SELECT id FROM owner)),
 ended AS (UPDATE run SET state = r.state, result = r.result, error = r.error, exit_code = r.exit_code,
             signal = r.signal, kill_reason = r.kill_reason, dropped_lines = r.dropped_lines,
             dropped_bytes = r.dropped_bytes, finished_at = now(), instance_id = NULL, pgid = NULL
-         FROM jsonb_to_recordset($7::jsonb)
+         FROM jsonb_to_recordset($6::jsonb)
            AS r (id uuid, state text, result jsonb, error text, exit_code integer, signal text, kill_reason text,
                  dropped_lines bigint, dropped_bytes bigint, "resolutionId" uuid)
         WHERE run.id = r.id AND r."resolutionId" IN (SELECT id FROM owner)),
@@ -158,7 +148,7 @@ settled AS (UPDATE resolution r SET state = x.end_state, next_retry = LEAST(r.ne
          FROM x WHERE r.id = x.resolution_id AND x.end_state IS NOT NULL AND r.id IN (SELECT id FROM owner)
          RETURNING r.id, r.next_retry),
 grouped AS (UPDATE run SET pgid = r.pgid, pgid_start = r.pgid_start
-         FROM jsonb_to_recordset($8::jsonb) AS r (id uuid, pgid integer, pgid_start text, "resolutionId" uuid)
+         FROM jsonb_to_recordset($7::jsonb) AS r (id uuid, pgid integer, pgid_start text, "resolutionId" uuid)
         WHERE run.id = r.id AND run.state = 'RUNNING' AND r."resolutionId" IN (SELECT id FROM owner))
 SELECT x.i, s.last_seq, x.resolution_id IN (SELECT id FROM owner) AS owned, st.next_retry,
        (SELECT count(*) FROM notified) AS sent

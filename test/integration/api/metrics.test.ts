@@ -6,11 +6,13 @@ import { ServerMetrics } from '../../../src/api/routes/metrics.ts';
 import type { RunDocument } from '../../../src/runs/document.ts';
 import { Instance } from '../../../src/runs/instance.ts';
 import { startTestServer } from '../../helpers/api-server.ts';
-import { createFromYaml, documentOf, runOnce } from '../../helpers/engine.ts';
+import { createFromYaml, documentOf, registerFixture, runOnce } from '../../helpers/engine.ts';
 
 const metrics = new ServerMetrics();
 const server = await startTestServer({}, { metrics });
 const { store } = server.db;
+await registerFixture(store, 'echo-data', 'echo-data.sh');
+await registerFixture(store, 'exit-after-result', 'exit-after-result.sh');
 
 /** The histogram of the steps this instance ran. */
 const STEP_HISTOGRAM = 'taskhost_step_duration_seconds';
@@ -23,15 +25,18 @@ function sample(text: string, metric: string, labels: string): number | undefine
 test('GET /metrics: tasks by state, runs by state and action, due resolutions and claim lag, instance heartbeats', async () => {
   const yaml = `
 name: measured
-description: one echo step, then a failing one
+description: an echo step, a plugin step, then a failing plugin step
 steps:
-  fine:
+  said:
     action: {type: echo, configuration: {output: {}}}
+  fine:
+    dependencies: [said]
+    action: {type: echo-data, configuration: {n: 1}}
   broken:
     dependencies: [fine]
-    action: {type: echo, configuration: {output: {}, error_message: down, error_type: server}}
+    action: {type: exit-after-result}
 `;
-  const done = await createFromYaml(store, yaml.replace(', error_message: down, error_type: server', ''));
+  const done = await createFromYaml(store, yaml.replace('type: exit-after-result', 'type: echo-data'));
   await runOnce(store, done.resolutionId);
   const failing = await createFromYaml(store, yaml);
   await runOnce(store, failing.resolutionId);
@@ -49,8 +54,10 @@ steps:
   const text = await response.text();
   assert.equal(sample(text, 'taskhost_tasks', 'state="DONE"'), 1);
   assert.equal(sample(text, 'taskhost_tasks', 'state="RUNNING"'), 1);
-  assert.equal(sample(text, 'taskhost_runs', 'state="DONE",action="echo"'), 3);
-  assert.equal(sample(text, 'taskhost_runs', 'state="SERVER_ERROR",action="echo"'), 1);
+  // Runs are executions of plugins: the echo steps, which execute nothing, have none.
+  assert.equal(sample(text, 'taskhost_runs', 'state="DONE",action="echo-data"'), 3);
+  assert.equal(sample(text, 'taskhost_runs', 'state="SERVER_ERROR",action="exit-after-result"'), 1);
+  assert.equal(sample(text, 'taskhost_runs', 'state="DONE",action="echo"'), undefined);
   assert.match(text, /^taskhost_resolutions_due 1$/m);
   const lag = Number(/^taskhost_claim_lag_seconds (\S+)$/m.exec(text)?.[1]);
   assert.ok(lag >= 5, `claim lag ${lag}`);
@@ -69,10 +76,10 @@ test('where work ran: each step and run names its instance (HOSTNAME/PID), the i
   const here = `${os.hostname()}/${process.pid}`;
   const yaml = `
 name: located
-description: two echo steps run by a server instance
+description: a plugin step and a failing echo step run by a server instance
 steps:
   first:
-    action: {type: echo, configuration: {output: {n: 1}}}
+    action: {type: echo-data, configuration: {n: 1}}
   second:
     dependencies: [first]
     action: {type: echo, configuration: {output: {}, error_message: down, error_type: server}}
@@ -101,6 +108,12 @@ steps:
   );
   const run = await server.request<RunDocument>('GET', `/run/${rows[0]?.id}`);
   assert.equal(run.body.instance, here);
+  // The echo step executed nothing: no run, and its step still names where it ran.
+  const { rows: echoRuns } = await store.query(
+    "SELECT id FROM run WHERE task_id = $1 AND step_name = 'second'",
+    [taskId],
+  );
+  assert.deepEqual(echoRuns, []);
 
   // A run under way elsewhere, and one subscriber of the (unfinished) task's stream here.
   await store.query(
@@ -118,7 +131,7 @@ steps:
   // Observations counted per action and end state (how many, not how long).
   const counted = `${STEP_HISTOGRAM}_count`;
   assert.deepEqual(
-    ['action="echo",state="DONE"', 'action="echo",state="SERVER_ERROR"'].map((labels) =>
+    ['action="echo-data",state="DONE"', 'action="echo",state="SERVER_ERROR"'].map((labels) =>
       sample(text, counted, labels),
     ),
     [1, 1],

@@ -810,16 +810,14 @@ test('POST /resolution with start_over makes a blocked resolution fresh again wh
   ]);
   assert.deepEqual(await comments(taskId), [{ username: localUser, content: 'started the task over' }]);
 
-  // It runs again from the start; its runs go on numbering the step's attempts.
+  // It runs again from the start; the step goes on counting its executions (the attempt
+  // numbers of a plugin step's runs, unique a step).
   assert.equal((await runOnce(store, resolutionId)).state, 'BLOCKED_BADREQUEST');
-  const { rows } = await store.query<{ attempt: number }>(
-    `SELECT attempt FROM run WHERE resolution_id = $1 AND step_name = 'check' ORDER BY attempt`,
+  const { rows } = await store.query<{ executions: number }>(
+    `SELECT executions FROM resolution_step WHERE resolution_id = $1 AND name = 'check'`,
     [resolutionId],
   );
-  assert.deepEqual(
-    rows.map((row) => row.attempt),
-    [1, 2],
-  );
+  assert.deepEqual(rows, [{ executions: 2 }]);
   assert.equal((await getResolution(resolutionId)).run_count, 1);
 
   // A template without allow_task_start_over: refused, even to start_over.

@@ -421,8 +421,16 @@ test('POST /task/:id/wontfix wakes the parent waiting on the task, whose step th
 });
 
 test('DELETE /task/:id removes a task with its resolution, steps, runs, comments and events (204); 409 while RUNNING or BLOCKED', async () => {
-  const task = await create({ input: { name: 'ada' }, comment: 'to be deleted' });
-  assert.equal((await runOnce(store, task.resolution?.id as string)).state, 'DONE');
+  // A plugin step, so that the task has a run (an echo step has none).
+  await server.register('ok', 'ok.sh');
+  const ran = await runYaml(
+    store,
+    'name: plugged\ndescription: one plugin step\nsteps:\n  say: {action: {type: ok, configuration: {name: ada}}}\n',
+  );
+  assert.equal(ran.document.state, 'DONE');
+  const task = { id: ran.taskId, resolution: { id: ran.resolutionId } };
+  const commented = await server.request('POST', `/task/${task.id}/comment`, { content: 'to be deleted' });
+  assert.equal(commented.status, 201, commented.text);
   const counts = async (): Promise<Record<string, number>> => {
     const { rows } = await store.query<Record<string, number>>(
       `SELECT (SELECT count(*)::int FROM task WHERE id = $1) AS task,

@@ -153,50 +153,33 @@ test('a database filled in clear before encryption existed is converted at start
   const taskId = randomUUID();
   const resolutionId = randomUUID();
   const runId = randomUUID();
-  await insertNewTask(store, {
-    task: {
-      id: taskId,
-      templateName: 'plain',
-      title: `title ${mark}`,
-      state: 'DONE',
-      requester: 'ann',
-      input: { secret: `${mark}-input` },
-    },
-    resolution: {
-      id: resolutionId,
+  // Task, resolution and step rows as the store wrote them then, in SQL: today's task write
+  // names columns added since.
+  await store.query(
+    `INSERT INTO task (id, template_name, title, state, requester_username, input, result)
+     VALUES ($1, 'plain', $2, 'DONE', 'ann', $3, $4)`,
+    [
       taskId,
-      state: 'DONE',
-      resolver: 'ann',
-      resolverInput: { note: `${mark}-resolver` },
-      template: {},
-      runMax: 10,
-    },
-    steps: [
-      {
-        name: 'one',
-        parent: null,
-        child_index: null,
-        state: 'DONE',
-        try_count: 1,
-        executions: 1,
-        last_run: null,
-        output: { o: `${mark}-output` },
-        metadata: { m: `${mark}-metadata` },
-        children: null,
-        error: `${mark}-step-error`,
-        item: null,
-        has_item: false,
-        extra_dependencies: [],
-        children_steps: null,
-      },
+      `title ${mark}`,
+      JSON.stringify({ secret: `${mark}-input` }),
+      JSON.stringify({ r: `${mark}-result` }),
     ],
-    comment: null,
-    notifyDue: false,
-  });
-  await store.query('UPDATE task SET result = $2 WHERE id = $1', [
-    taskId,
-    JSON.stringify({ r: `${mark}-result` }),
-  ]);
+  );
+  await store.query(
+    `INSERT INTO resolution (id, task_id, state, resolver_username, resolver_input, template, run_max)
+     VALUES ($1, $2, 'DONE', 'ann', $3, '{}', 10)`,
+    [resolutionId, taskId, JSON.stringify({ note: `${mark}-resolver` })],
+  );
+  await store.query(
+    `INSERT INTO resolution_step (resolution_id, name, state, try_count, executions, output, metadata, error)
+     VALUES ($1, 'one', 'DONE', 1, 1, $2, $3, $4)`,
+    [
+      resolutionId,
+      JSON.stringify({ o: `${mark}-output` }),
+      JSON.stringify({ m: `${mark}-metadata` }),
+      `${mark}-step-error`,
+    ],
+  );
   await insertRun(store, {
     id: runId,
     pluginName: 'p',

@@ -92,6 +92,16 @@ async function runsOf(taskId: string): Promise<{ step_name: string; attempt: num
   return rows as { step_name: string; attempt: number; state: string }[];
 }
 
+/** How many times each step started (echo steps execute nothing, so they have no runs to count). */
+async function executionsOf(taskId: string): Promise<Record<string, number>> {
+  const { rows } = await database.store.query<{ name: string; executions: number }>(
+    `SELECT s.name, s.executions FROM resolution_step s JOIN resolution r ON r.id = s.resolution_id
+      WHERE r.task_id = $1`,
+    [taskId],
+  );
+  return Object.fromEntries(rows.map((row) => [row.name, row.executions]));
+}
+
 test('crash, idempotent step: --resume kills the orphaned plugin, re-runs the step, and never re-runs a DONE one', async (t) => {
   const { work, marks, env, taskId, plugin } = await crashMidStep(t, true);
   fs.writeFileSync(path.join(marks, 'release'), '');
@@ -106,11 +116,10 @@ test('crash, idempotent step: --resume kills the orphaned plugin, re-runs the st
   );
   assert.equal(startedPids(marks).length, 2, 'the interrupted step ran again, once');
   assert.deepEqual(await runsOf(taskId), [
-    { step_name: 'after', attempt: 1, state: 'DONE' },
-    { step_name: 'before', attempt: 1, state: 'DONE' },
     { step_name: 'hangs', attempt: 1, state: 'SERVER_ERROR' },
     { step_name: 'hangs', attempt: 2, state: 'DONE' },
   ]);
+  assert.deepEqual(await executionsOf(taskId), { before: 1, hangs: 2, after: 1 });
 });
 
 test('crash, non-idempotent step: --resume marks it CRASHED and blocks the task for a human (BLOCKED_TOCHECK)', async (t) => {
@@ -127,8 +136,9 @@ test('crash, non-idempotent step: --resume marks it CRASHED and blocks the task 
   assert.equal(startedPids(marks).length, 1, 'the interrupted step was not run again');
   assert.deepEqual(
     (await runsOf(taskId)).map((run) => `${run.step_name}#${run.attempt}`),
-    ['before#1', 'hangs#1'],
+    ['hangs#1'],
   );
+  assert.deepEqual(await executionsOf(taskId), { before: 1, hangs: 1, after: 0 });
 });
 
 test('crash before the plugin group was recorded: the next start finds the plugin by its run id and kills it', async (t) => {

@@ -2,19 +2,21 @@ import assert from 'node:assert/strict';
 import { randomUUID } from 'node:crypto';
 import { test } from 'node:test';
 import { deleteExpiredTasks, GarbageCollector } from '../../../src/engine/garbage.ts';
-import { createFromYaml, runOnce } from '../../helpers/engine.ts';
+import { createFromYaml, registerFixture, runOnce } from '../../helpers/engine.ts';
 import { createTestDatabase } from '../../helpers/store.ts';
 
 /** µTask's completed_task_expiration: finished tasks idle past it are deleted with all they hold. */
 
 const { store } = await createTestDatabase();
+await registerFixture(store, 'ok', 'ok.sh');
 
+/** A plugin step: the task has a run, with events of its own (an echo step has none). */
 const YAML = `
 name: short
-description: one echo step
+description: one plugin step
 steps:
   say:
-    action: {type: echo, configuration: {output: {said: hi}}}
+    action: {type: ok, configuration: {name: ada}}
 `;
 
 const DAY_MS = 86_400_000;

@@ -1,5 +1,8 @@
 import assert from 'node:assert/strict';
-import { randomBytes } from 'node:crypto';
+import { randomBytes, randomUUID } from 'node:crypto';
+import fs from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
 import { after, test } from 'node:test';
 import { listMigrations, migrate } from '../../../src/store/migrate.ts';
 import { Store } from '../../../src/store/store.ts';
@@ -64,4 +67,42 @@ test('a database newer than this taskhost is refused with a clear message', asyn
   } finally {
     await store.close();
   }
+});
+
+test('migration 12 gives each step of an older database the instance of its latest run', async (t) => {
+  const database = await emptyDatabase();
+  const store = database.connect();
+  t.after(() => store.close());
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'taskhost-migrations-'));
+  t.after(() => fs.rmSync(dir, { recursive: true, force: true }));
+  for (const migration of listMigrations().filter((m) => m.version < 12)) {
+    fs.copyFileSync(migration.file, path.join(dir, path.basename(migration.file)));
+  }
+  await migrate(store, dir);
+  const [task, resolution] = [randomUUID(), randomUUID()];
+  await store.query(
+    `INSERT INTO task (id, template_name, title, state, requester_username) VALUES ($1, 't', 't', 'DONE', 'ann')`,
+    [task],
+  );
+  await store.query(`INSERT INTO resolution (id, task_id, state) VALUES ($1, $2, 'DONE')`, [
+    resolution,
+    task,
+  ]);
+  await store.query(
+    `INSERT INTO resolution_step (resolution_id, name, state) VALUES ($1, 'retried', 'DONE'), ($1, 'never', 'TODO')`,
+    [resolution],
+  );
+  await store.query(
+    `INSERT INTO run (id, plugin_name, origin, state, task_id, resolution_id, step_name, attempt, ran_on)
+     VALUES (gen_random_uuid(), 'p', 'task', 'SERVER_ERROR', $1, $2, 'retried', 1, 'old-host/1'),
+            (gen_random_uuid(), 'p', 'task', 'DONE', $1, $2, 'retried', 2, 'new-host/2')`,
+    [task, resolution],
+  );
+
+  assert.ok((await migrate(store)).includes(12));
+  const { rows } = await store.query('SELECT name, ran_on FROM resolution_step ORDER BY name');
+  assert.deepEqual(rows, [
+    { name: 'never', ran_on: null },
+    { name: 'retried', ran_on: 'new-host/2' },
+  ]);
 });
