@@ -657,11 +657,14 @@ async function claimLocked(
          ON CONFLICT (id) DO NOTHING)`,
     );
   }
+  // The task and its steps come back as json, not jsonb: the text is built as it is read, where
+  // to_jsonb/jsonb_agg built a binary value (keys sorted) only to print it again. Paired rounds
+  // (12, one instance): PostgreSQL CPU a task 1.017 -> 0.950 ms, 1.036x tasks/s.
   const sql = `WITH ${parts.join(',\n')}
     SELECT locked.*, c.crashed, EXISTS (SELECT 1 FROM claimed WHERE claimed.id = locked.id) AS claimed,
            run.last_seq AS running_seq, (SELECT count(*) FROM notified) AS sent,
-           (SELECT to_jsonb(t) FROM task t WHERE t.id = locked.task_id) AS task_json,
-           (SELECT jsonb_agg(to_jsonb(s) ORDER BY s.parent NULLS FIRST, s.child_index, s.name)
+           (SELECT row_to_json(t) FROM task t WHERE t.id = locked.task_id) AS task_json,
+           (SELECT json_agg(s ORDER BY s.parent NULLS FIRST, s.child_index, s.name)
               FROM (SELECT ${STEP_SELECT} FROM resolution_step WHERE resolution_id = locked.id) s) AS steps_json
       FROM locked LEFT JOIN claimable c ON c.id = locked.id LEFT JOIN running run ON run.id = locked.task_id`;
   const { rows } = await db.query<ClaimRow>({ ...prepared(sql), types: RAW_JSON }, values);
@@ -669,11 +672,12 @@ async function claimLocked(
 }
 
 const JSONB_OID = 3802;
+const JSON_OID = 114;
 
 /** A claim's JSON columns as text: claimOf parses them, each template snapshot once (parsedSnapshot). */
 const RAW_JSON: pg.CustomTypesConfig = {
   getTypeParser: (oid: number, format?: 'text' | 'binary') =>
-    oid === JSONB_OID ? (text: string) => text : pg.types.getTypeParser(oid, format),
+    oid === JSONB_OID || oid === JSON_OID ? (text: string) => text : pg.types.getTypeParser(oid, format),
 };
 
 /**
