@@ -151,18 +151,25 @@ test(
   async (t) => {
     const s = scripts(t);
     const gate = path.join(s.outside, 'gate');
+    const stderrSeen = path.join(s.outside, 'stderr-seen');
     // The script waits for a file the test creates only when it has seen the first line logged:
-    // if lines were delivered at exit, the script would run into its timeout.
+    // if lines were delivered at exit, the script would run into its timeout. Then it waits
+    // again until its stderr lines are logged before its last stdout line: stdout and stderr
+    // are two pipes, whose lines written in the same instant may be read in either order.
     s.write(
       'stream.sh',
       bash(
-        `echo ready\nwhile [ ! -e "$1" ]; do sleep 0.02; done\necho "to stderr" >&2\necho "via dev" > /dev/stderr\necho '{"done": true}'`,
+        `echo ready\nwhile [ ! -e "$1" ]; do sleep 0.02; done\necho "to stderr" >&2\necho "via dev" > /dev/stderr\nwhile [ ! -e "$2" ]; do sleep 0.02; done\necho '{"done": true}'`,
       ),
     );
     const run = actionContext({}, (line) => {
       if (line.line === 'ready') fs.writeFileSync(gate, '');
+      if (line.line === 'via dev') fs.writeFileSync(stderrSeen, '');
     });
-    const result = await s.action.run({ file_path: 'stream.sh', argv: [gate], timeout: '30s' }, run.context);
+    const result = await s.action.run(
+      { file_path: 'stream.sh', argv: [gate, stderrSeen], timeout: '30s' },
+      run.context,
+    );
     assert.deepEqual(result.output, { done: true });
     assert.deepEqual(run.lines, [
       { stream: 'stdout', line: 'ready' },
