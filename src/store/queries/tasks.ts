@@ -177,7 +177,7 @@ export async function insertNewTasks(
   );
   const { rows: stored } = await db.query<{ id: string; created_at: Date; next_retry: Date | null }>(
     prepared(`WITH d AS (
-       SELECT * FROM jsonb_to_recordset($1::jsonb) AS d (id uuid, template_name text, title text, state text,
+       SELECT * FROM json_to_recordset($1::json) AS d (id uuid, template_name text, title text, state text,
          requester_username text, requester_groups text[], input jsonb, tags jsonb, parent_task_id uuid,
          watcher_usernames text[], resolver_usernames text[], watcher_groups text[], resolver_groups text[],
          batch_id uuid, resolution_id uuid, resolution_state text, resolver_username text, resolver_input jsonb,
@@ -237,7 +237,7 @@ export async function saveSteps(
 }
 
 /**
- * Steps with their values encrypted, as jsonb_to_recordset takes them. A null field is left
+ * Steps with their values encrypted, as json_to_recordset takes them. A null field is left
  * out (the recordset reads a missing key as NULL): a new task's TODO steps are mostly nulls,
  * and the text PostgreSQL parses for a batch of 600 tasks was half keys with null values.
  */
@@ -309,7 +309,7 @@ export function upsertStepsSql(resolution: string | null, rows: string, conditio
   const columns = resolution === null ? `resolution_id uuid, ${STEP_COLUMNS}` : STEP_COLUMNS;
   return `INSERT INTO resolution_step (resolution_id, name, parent, child_index, state, try_count, executions,
             last_run, output, metadata, children, error, item, has_item, extra_dependencies, children_steps, ran_on)
-     SELECT ${selected} FROM jsonb_to_recordset(${rows}::jsonb) AS r (${columns}) WHERE ${condition}
+     SELECT ${selected} FROM json_to_recordset(${rows}::json) AS r (${columns}) WHERE ${condition}
      ON CONFLICT (resolution_id, name) DO UPDATE SET
        parent = EXCLUDED.parent, child_index = EXCLUDED.child_index, state = EXCLUDED.state,
        try_count = EXCLUDED.try_count, executions = EXCLUDED.executions, last_run = EXCLUDED.last_run,
@@ -483,7 +483,7 @@ export interface StepRunEnd {
   dropped_bytes: number;
 }
 
-/** A run's end with its result and error encrypted, for jsonb_to_recordset. */
+/** A run's end with its result and error encrypted, for json_to_recordset. */
 export function encodeRunEnd<T extends StepRunEnd>(codec: ValueCodec, run: T): T {
   return codec.encrypts ? { ...run, result: codec.jsonField(run.result), error: codec.text(run.error) } : run;
 }
@@ -850,7 +850,7 @@ export async function writeTransition(
             resolution_id, instance_id, ran_on, started_at)
           SELECT r.id, r."actionType", 'task', r.data, 'RUNNING', r.requester, r."taskId", r."stepName", r.attempt,
                  r."resolutionId", r."ownerId", r."ranOn", now()
-            FROM jsonb_to_recordset(${param(JSON.stringify(write.runStarts.map((run) => ({ ...run, data: db.codec.jsonField(run.data) }))), '::jsonb')})
+            FROM json_to_recordset(${param(JSON.stringify(write.runStarts.map((run) => ({ ...run, data: db.codec.jsonField(run.data) }))), '::json')})
               AS r (id uuid, "actionType" text, data jsonb, requester text, "taskId" uuid, "stepName" text,
                     attempt integer, "resolutionId" uuid, "ownerId" uuid, "ranOn" text)
            WHERE ${owned})`,
@@ -861,7 +861,7 @@ export async function writeTransition(
         `ended AS (UPDATE run SET state = r.state, result = r.result, error = r.error, exit_code = r.exit_code,
             signal = r.signal, kill_reason = r.kill_reason, dropped_lines = r.dropped_lines,
             dropped_bytes = r.dropped_bytes, finished_at = now(), instance_id = NULL, pgid = NULL
-          FROM jsonb_to_recordset(${param(JSON.stringify(write.runEnds.map((run) => encodeRunEnd(db.codec, run))), '::jsonb')})
+          FROM json_to_recordset(${param(JSON.stringify(write.runEnds.map((run) => encodeRunEnd(db.codec, run))), '::json')})
             AS r (id uuid, state text, result jsonb, error text, exit_code integer, signal text, kill_reason text,
                   dropped_lines bigint, dropped_bytes bigint)
           WHERE run.id = r.id AND ${owned})`,
@@ -879,7 +879,7 @@ export async function writeTransition(
     if (write.runProcesses.length > 0) {
       parts.push(
         `grouped AS (UPDATE run SET pgid = r.pgid, pgid_start = r.pgid_start
-          FROM jsonb_to_recordset(${param(JSON.stringify(write.runProcesses), '::jsonb')})
+          FROM json_to_recordset(${param(JSON.stringify(write.runProcesses), '::json')})
             AS r (id uuid, pgid integer, pgid_start text)
           WHERE run.id = r.id AND run.state = 'RUNNING' AND ${owned})`,
       );

@@ -28,6 +28,9 @@ export interface FencedTransition {
  * one round trip, one executor start and one commit for all of them instead of one each.
  *
  * The text never changes (every part reads a JSON list, empty or not): one prepared statement.
+ * The lists are read as json, not jsonb: json_to_recordset reads the text once, where a jsonb
+ * parameter was first built into a binary value (keys sorted) only to be walked again. Paired
+ * rounds (12, one instance): PostgreSQL CPU a task 0.825 -> 0.792 ms, 1.04x tasks/s.
  * Each transition's answer, in order: what it stored, or TH_RESOLUTION_LOST. The batch is
  * atomic: if the statement fails, nothing of it is written.
  */
@@ -107,7 +110,7 @@ export async function writeTransitions(
  * stored (measured: 3,000 yes, 30,000 no), 5% of the tasks/s of one instance in paired rounds.
  */
 export const BATCH_SQL = `WITH x AS (
-  SELECT * FROM jsonb_to_recordset($1::jsonb) AS x (i integer, task_id uuid, resolution_id uuid, owner_id uuid,
+  SELECT * FROM json_to_recordset($1::json) AS x (i integer, task_id uuid, resolution_id uuid, owner_id uuid,
     n bigint, task_state text, sets_result boolean, task_result jsonb, end_state text,
     end_next_retry timestamptz, end_last_stop timestamptz)),
 owner AS (SELECT r.id FROM resolution r JOIN x ON r.id = x.resolution_id AND r.instance_id = x.owner_id
@@ -119,27 +122,27 @@ seq AS (UPDATE task t SET last_seq = t.last_seq + x.n, last_activity = now(),
           RETURNING t.id, t.last_seq, x.n),
 ev AS (INSERT INTO event (stream_id, seq, type, step, stream, line, state, data, ts)
        SELECT s.id, s.last_seq - s.n + e.ord, e.type, e.step, e.stream, e.line, e.state, e.data, e.ts
-         FROM jsonb_to_recordset($2::jsonb) AS e (task_id uuid, ord bigint, type text, step text, stream text,
+         FROM json_to_recordset($2::json) AS e (task_id uuid, ord bigint, type text, step text, stream text,
                 line text, state text, data jsonb, ts timestamptz)
          JOIN seq s ON s.id = e.task_id
        ON CONFLICT (stream_id, seq) DO NOTHING),
 notified AS (SELECT pg_notify('${EVENT_CHANNEL}', s.id::text || ':' || s.last_seq) AS sent FROM seq s
        WHERE EXISTS (SELECT 1 FROM stream_watch w WHERE w.stream_id = s.id)),
-removed AS (DELETE FROM resolution_step rs USING jsonb_to_recordset($3::jsonb) AS d (resolution_id uuid, name text)
+removed AS (DELETE FROM resolution_step rs USING json_to_recordset($3::json) AS d (resolution_id uuid, name text)
        WHERE rs.resolution_id = d.resolution_id AND rs.name = d.name AND d.resolution_id IN (SELECT id FROM owner)),
 saved AS (${upsertStepsSql(null, '$4', 'r.resolution_id IN (SELECT id FROM owner)')}),
 started AS (INSERT INTO run (id, plugin_name, origin, data, state, requester, task_id, step_name, attempt,
             resolution_id, instance_id, ran_on, started_at)
        SELECT r.id, r."actionType", 'task', r.data, 'RUNNING', r.requester, r."taskId", r."stepName", r.attempt,
               r."resolutionId", r."ownerId", r."ranOn", now()
-         FROM jsonb_to_recordset($5::jsonb)
+         FROM json_to_recordset($5::json)
            AS r (id uuid, "actionType" text, data jsonb, requester text, "taskId" uuid, "stepName" text,
                  attempt integer, "resolutionId" uuid, "ownerId" uuid, "ranOn" text)
         WHERE r."resolutionId" IN (SELECT id FROM owner)),
 ended AS (UPDATE run SET state = r.state, result = r.result, error = r.error, exit_code = r.exit_code,
             signal = r.signal, kill_reason = r.kill_reason, dropped_lines = r.dropped_lines,
             dropped_bytes = r.dropped_bytes, finished_at = now(), instance_id = NULL, pgid = NULL
-         FROM jsonb_to_recordset($6::jsonb)
+         FROM json_to_recordset($6::json)
            AS r (id uuid, state text, result jsonb, error text, exit_code integer, signal text, kill_reason text,
                  dropped_lines bigint, dropped_bytes bigint, "resolutionId" uuid)
         WHERE run.id = r.id AND r."resolutionId" IN (SELECT id FROM owner)),
@@ -148,7 +151,7 @@ settled AS (UPDATE resolution r SET state = x.end_state, next_retry = LEAST(r.ne
          FROM x WHERE r.id = x.resolution_id AND x.end_state IS NOT NULL AND r.id IN (SELECT id FROM owner)
          RETURNING r.id, r.next_retry),
 grouped AS (UPDATE run SET pgid = r.pgid, pgid_start = r.pgid_start
-         FROM jsonb_to_recordset($7::jsonb) AS r (id uuid, pgid integer, pgid_start text, "resolutionId" uuid)
+         FROM json_to_recordset($7::json) AS r (id uuid, pgid integer, pgid_start text, "resolutionId" uuid)
         WHERE run.id = r.id AND run.state = 'RUNNING' AND r."resolutionId" IN (SELECT id FROM owner))
 SELECT x.i, s.last_seq, x.resolution_id IN (SELECT id FROM owner) AS owned, st.next_retry,
        (SELECT count(*) FROM notified) AS sent
