@@ -104,6 +104,8 @@ class Resolution {
   private inflight = 0;
   private readonly env: StepEnvironment;
   private readonly log: TaskLog;
+  /** Where this run's steps run (`HOSTNAME/PID` of the owner instance; null without a server). */
+  private readonly ranOn: string | null;
   private readonly values: ResolutionValues;
   private readonly abort = new AbortController();
 
@@ -125,6 +127,7 @@ class Resolution {
     this.row = row;
     this.task = task;
     this.snapshot = snapshot;
+    this.ranOn = services.owner ? instanceName(services.owner.row) : null;
     // Only while this instance owns the resolution: one taken for dead and back must not
     // write over the instance that took its work over.
     this.log = new TaskLog(
@@ -423,13 +426,12 @@ class Resolution {
     // their own: their RUNNING event goes with their end, in one statement. A crash in
     // between leaves them TODO, to be run again at no cost.
     const pure = new Set(starting.filter((step) => this.isPure(step)));
-    const ranOn = this.services.owner ? instanceName(this.services.owner.row) : null;
     for (const step of starting) {
       step.executions += 1;
       step.runId = pure.has(step) ? undefined : randomUUID();
       step.runStartedAt = performance.now();
       step.runDetails = undefined;
-      step.ran_on = ranOn;
+      step.ran_on = this.ranOn;
     }
     for (const step of pure) {
       this.dirty.delete(step.name);

@@ -1,7 +1,11 @@
 import { randomBytes } from 'node:crypto';
+import fs from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
 import { after } from 'node:test';
 import { PLAINTEXT_CODEC, RingCodec, type ValueCodec } from '../../src/store/crypto/codec.ts';
 import { createKeyRing } from '../../src/store/crypto/key-ring.ts';
+import { listMigrations, migrate } from '../../src/store/migrate.ts';
 import { Store } from '../../src/store/store.ts';
 
 /** The migrated database every test database is cloned from (made by test/run.ts). */
@@ -61,4 +65,21 @@ export async function createTestDatabase(): Promise<TestDatabase> {
     name,
     url: `postgresql://postgres@localhost/${name}?host=${encodeURIComponent(socketDir())}`,
   };
+}
+
+/**
+ * Migrates `store` to the schema as it was before migration `version` (the migrations below
+ * it alone, copied to a directory of their own): a database that an older taskhost made.
+ * `migrate(store)` afterwards applies the rest, as an upgrade does.
+ */
+export async function migrateBefore(store: Store, version: number): Promise<void> {
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'taskhost-migrations-'));
+  try {
+    for (const migration of listMigrations().filter((m) => m.version < version)) {
+      fs.copyFileSync(migration.file, path.join(dir, path.basename(migration.file)));
+    }
+    await migrate(store, dir);
+  } finally {
+    fs.rmSync(dir, { recursive: true, force: true });
+  }
 }

@@ -7,7 +7,7 @@ import { RingCodec } from '../../../src/store/crypto/codec.ts';
 import { addKey, listKeys, prepareEncryption, removeKey } from '../../../src/store/crypto/encryption.ts';
 import { rotateKeys } from '../../../src/store/crypto/rotate.ts';
 import { freshRing, writeKeyRing } from '../../../src/store/crypto/key-ring.ts';
-import { listMigrations, migrate } from '../../../src/store/migrate.ts';
+import { migrate } from '../../../src/store/migrate.ts';
 import { openStore } from '../../../src/store/open.ts';
 import { listComments, insertComment } from '../../../src/store/queries/comments.ts';
 import { appendEvents, eventsSince, type StreamEvent } from '../../../src/store/queries/events.ts';
@@ -23,7 +23,7 @@ import { Store } from '../../../src/store/store.ts';
 import { assertExit, assertOneLineError, cliEnv, taskhost } from '../../helpers/cli.ts';
 import { dumpAllRows, ringLabels } from '../../helpers/encryption.ts';
 import { tempDir } from '../../helpers/plugin-fixtures.ts';
-import { createTestDatabase } from '../../helpers/store.ts';
+import { createTestDatabase, migrateBefore } from '../../helpers/store.ts';
 
 /**
  * The key ring against the database: created on first start, a ring that lacks a label in
@@ -144,11 +144,7 @@ test('key remove: refused for the newest key and for a key still in use, unknown
 test('a database filled in clear before encryption existed is converted at start, and reads back the same', async (t) => {
   const { store, url } = await emptyDatabase(t);
   // The schema as it was before migration 0009 (encryption), filled through the store's own writes in clear.
-  const before = tempDir(t);
-  for (const migration of listMigrations().filter((m) => m.version < 9)) {
-    fs.copyFileSync(migration.file, path.join(before, path.basename(migration.file)));
-  }
-  await migrate(store, before);
+  await migrateBefore(store, 9);
   const mark = `MARK${randomBytes(6).toString('hex')}`;
   const taskId = randomUUID();
   const resolutionId = randomUUID();

@@ -1,12 +1,9 @@
 import assert from 'node:assert/strict';
 import { randomBytes, randomUUID } from 'node:crypto';
-import fs from 'node:fs';
-import os from 'node:os';
-import path from 'node:path';
 import { after, test } from 'node:test';
 import { listMigrations, migrate } from '../../../src/store/migrate.ts';
 import { Store } from '../../../src/store/store.ts';
-import { createTestDatabase } from '../../helpers/store.ts';
+import { createTestDatabase, migrateBefore } from '../../helpers/store.ts';
 
 const socket = (): string => process.env.TASKHOST_TEST_PG_SOCKET as string;
 
@@ -73,12 +70,7 @@ test('migration 12 gives each step of an older database the instance of its late
   const database = await emptyDatabase();
   const store = database.connect();
   t.after(() => store.close());
-  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'taskhost-migrations-'));
-  t.after(() => fs.rmSync(dir, { recursive: true, force: true }));
-  for (const migration of listMigrations().filter((m) => m.version < 12)) {
-    fs.copyFileSync(migration.file, path.join(dir, path.basename(migration.file)));
-  }
-  await migrate(store, dir);
+  await migrateBefore(store, 12);
   const [task, resolution] = [randomUUID(), randomUUID()];
   await store.query(
     `INSERT INTO task (id, template_name, title, state, requester_username) VALUES ($1, 't', 't', 'DONE', 'ann')`,
