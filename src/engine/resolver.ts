@@ -87,6 +87,8 @@ export function childDefinition(parent: Step, index: number): Step {
 
 class Resolution {
   readonly steps: Steps = new Map();
+  /** Told when the run's last statement (its settle) goes out: its steps are over. */
+  onSettling?: () => void;
   tree: StepTree = { dependents: new Map(), prunable: new Map() };
   readonly executed = new Set<string>();
   private readonly dirty = new Set<string>();
@@ -661,6 +663,7 @@ class Resolution {
     // A wake-up stored while this run went on (a child task ended, a callback was called:
     // the claim cleared next_retry) is kept, or the earlier of it and the retry delay: it
     // must never be lost to the run's own end (µTask's parents left WAITING for good).
+    this.onSettling?.();
     const due = await this.commit(
       [{ type: 'task', state: taskState, data: { resolution_state: state } }],
       parentToWake(this.task, taskState) ? (db) => wakeParent(db, this.task, taskState) : undefined,
@@ -762,10 +765,12 @@ export async function runResolutionOnce(
 export async function runClaimed(
   services: EngineServices,
   claim: ClaimedResolution,
+  onSettling?: () => void,
 ): Promise<ResolutionOutcome> {
   const snapshot = claim.row.template as unknown as TemplateSnapshot;
   const row = { ...claim.row, run_count: claim.row.run_count + 1 };
   const resolution = new Resolution(services, row, claim.task, snapshot, claim.steps);
+  resolution.onSettling = onSettling;
   // The process's signal (a server shutting down) stops the steps under way. The listener
   // goes when the run ends: left on a signal that lives as long as the server, each would
   // keep its whole resolution alive, and each addition walks the list of those before it.

@@ -72,6 +72,12 @@ export class Scheduler {
   private unregister: (() => void) | null = null;
   private pass: Promise<void> | null = null;
   private again = false;
+  /** A wake-up is coming (wake's setImmediate). */
+  private waking = false;
+  /** Resolutions whose last statement (their settle) is under way: their slots are free. */
+  private readonly settling = new Set<string>();
+  /** Slots the claim pass under way may fill. */
+  private reserved = 0;
   /** Dead instances are looked for on the next pass (at start, then once a poll). */
   private collectNext = true;
   private stopped = false;
@@ -96,7 +102,7 @@ export class Scheduler {
   async start(): Promise<void> {
     this.unlisten = await this.store.listen(DUE_CHANNEL, () => this.wake());
     this.unregister = registerDueTaker(this.store, {
-      hasRoom: () => !this.stopped && this.running.size < this.maxConcurrent,
+      hasRoom: () => !this.stopped && this.room() > 0,
       wake: () => this.wake(),
     });
     this.timer = setInterval(() => {
@@ -107,9 +113,17 @@ export class Scheduler {
     this.wake();
   }
 
-  /** Looks for due work now (coalesced: one pass at a time, another after if asked meanwhile). */
+  /**
+   * Looks for due work soon: once the work under way in this turn of the event loop is done
+   * (a statement's answers end many resolutions at once: their wake-ups make one pass).
+   */
   wake(): void {
-    void this.claimNow();
+    if (this.waking) return;
+    this.waking = true;
+    setImmediate(() => {
+      this.waking = false;
+      void this.claimNow();
+    });
   }
 
   /** One claim pass (or the one under way); resolves when its claims are made, not run. */
@@ -131,6 +145,11 @@ export class Scheduler {
     return this.pass;
   }
 
+  /** Resolutions this instance may claim now. */
+  private room(): number {
+    return this.maxConcurrent - this.running.size + this.settling.size - this.reserved;
+  }
+
   private async claimPass(): Promise<void> {
     // Once a poll (not on every wake-up: those come with each step's end), the dead are
     // looked for. A taskhost of this host that died (even SIGKILLed) is seen by its pid: its
@@ -141,15 +160,28 @@ export class Scheduler {
       await recollectSilentInstances(this.store, this.deathTimeoutMs, this.services.owner?.id ?? null);
       await dropStaleWatches(this.store);
     }
-    const room = this.maxConcurrent - this.running.size;
+    const room = this.room();
     if (room <= 0) return;
     const limit = Number.isFinite(room) ? room : 100;
-    // Claimed in the statement that finds them: instances polling together never race for
-    // one resolution (rows another holds are skipped), and a claim costs no statement of its own.
-    const claims = await claimDueResolutions(this.store, limit, this.services.owner?.claim() ?? null);
+    this.reserved += limit;
+    let claims: Awaited<ReturnType<typeof claimDueResolutions>>;
+    try {
+      // Claimed in the statement that finds them: instances polling together never race for
+      // one resolution (rows another holds are skipped), and a claim costs no statement of its own.
+      claims = await claimDueResolutions(this.store, limit, this.services.owner?.claim() ?? null);
+    } finally {
+      this.reserved -= limit;
+    }
     for (const claim of claims) {
       const id = claim.row.id;
-      const work = runClaimed(this.services, claim)
+      // Its slot is free once its last statement goes out: the next resolution is claimed
+      // while that statement is written, not after (a pass after each end left a third of
+      // the slots empty with 100 at once, the claims' round trips in line with the runs').
+      const settling = (): void => {
+        this.settling.add(id);
+        this.wake();
+      };
+      const work = runClaimed(this.services, claim, settling)
         .then((outcome) => this.onSettled(id, outcome))
         .catch((error: unknown) => {
           // Another instance took it first, or its state changed: not a failure.
@@ -159,6 +191,7 @@ export class Scheduler {
         })
         .finally(() => {
           this.running.delete(id);
+          this.settling.delete(id);
           this.wake();
         });
       this.running.set(id, work);

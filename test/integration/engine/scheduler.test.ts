@@ -7,6 +7,7 @@ import type { ResolutionOutcome } from '../../../src/engine/resolver.ts';
 import { Scheduler } from '../../../src/engine/scheduler.ts';
 import { Instance } from '../../../src/runs/instance.ts';
 import { createFromYaml, documentOf, registerFixture, statesOf } from '../../helpers/engine.ts';
+import { until } from '../../helpers/processes.ts';
 import { createTestDatabase } from '../../helpers/store.ts';
 
 /** The server's scheduler: due resolutions claimed from PostgreSQL by any instance. */
@@ -19,7 +20,10 @@ interface Settled {
 }
 
 /** A scheduler on its own instance (a server), stopped when the test ends; `settled` yields each end. */
-async function startScheduler(t: TestContext, options: { deathTimeoutMs?: number } = {}) {
+async function startScheduler(
+  t: TestContext,
+  options: { deathTimeoutMs?: number; maxConcurrent?: number } = {},
+) {
   const owner = new Instance(store, 'server');
   await owner.start();
   const waiters = new Map<string, (settled: Settled) => void>();
@@ -29,6 +33,7 @@ async function startScheduler(t: TestContext, options: { deathTimeoutMs?: number
     {
       pollIntervalMs: 60_000, // woken by NOTIFY in these tests, never by the poll
       deathTimeoutMs: options.deathTimeoutMs,
+      maxConcurrent: options.maxConcurrent,
       onError: (error) => assert.fail(error as Error),
       onSettled: (resolutionId, outcome) => {
         ended.push({ resolutionId, outcome });
@@ -75,6 +80,54 @@ test('an auto_runnable task runs at creation on a scheduler; one that is not sta
   await scheduler.claimNow();
   assert.equal((await documentOf(store, manual.taskId)).state, 'TODO');
 });
+
+test(
+  'a resolution frees its slot when its last statement goes out: the next is claimed while it is written',
+  { timeout: 60_000 },
+  async (t) => {
+    const ONE_STEP = `
+name: one-step
+description: one echo step, its end written with the settle
+auto_runnable: true
+steps:
+  only:
+    action: {type: echo, configuration: {output: {n: 1}}}
+`;
+    const first = await createFromYaml(store, ONE_STEP);
+    const second = await createFromYaml(store, ONE_STEP);
+    // The first's step row is locked elsewhere: its claim goes through (it only reads the
+    // row), its last statement (the step's end with the settle) waits for the lock.
+    let release = (): void => undefined;
+    let locked = (): void => undefined;
+    const held = new Promise<void>((resolve) => (release = resolve));
+    const lockTaken = new Promise<void>((resolve) => (locked = resolve));
+    const holder = store.transaction(async (db) => {
+      await db.query('SELECT 1 FROM resolution_step WHERE resolution_id = $1 FOR UPDATE', [
+        first.resolutionId,
+      ]);
+      locked();
+      await held;
+    });
+    t.after(() => release());
+    await lockTaken;
+    const { settledOf, ended } = await startScheduler(t, { maxConcurrent: 1 });
+    const stateOf = async (id: string): Promise<string> =>
+      (await store.query<{ state: string }>('SELECT state FROM resolution WHERE id = $1', [id])).rows[0]
+        ?.state ?? '';
+    // One at a time, yet the second is claimed while the first's settle waits.
+    const claimed = await until(
+      async () => ((await stateOf(second.resolutionId)) === 'RUNNING' ? true : undefined),
+      30_000,
+    );
+    assert.equal(claimed, true, 'the second resolution was claimed while the first was settling');
+    assert.equal(await stateOf(first.resolutionId), 'RUNNING');
+    assert.equal(ended.length, 0);
+    release();
+    await holder;
+    assert.equal((await settledOf(first.resolutionId)).outcome.state, 'DONE');
+    assert.equal((await settledOf(second.resolutionId)).outcome.state, 'DONE');
+  },
+);
 
 test('two instances share 30 tasks: every task DONE, every step run once, no resolution claimed twice', async (t) => {
   const first = await startScheduler(t);
