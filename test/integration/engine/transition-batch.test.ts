@@ -96,6 +96,11 @@ function untouched() {
   };
 }
 
+/** The next turn of the event loop: what the batcher gathered in this one has gone out. */
+function nextTurn(): Promise<void> {
+  return new Promise((resolve) => setImmediate(resolve));
+}
+
 /** Which transaction wrote each of a task's events after its claim (the rows' xmin). */
 async function writersOf(taskId: string): Promise<string[]> {
   const { rows } = await store.query<{ xmin: string }>(
@@ -154,10 +159,17 @@ test('transitions of several resolutions in one statement: each numbered from it
   assert.deepEqual(await writersOf(stepOnly.taskId), (await writersOf(settled.taskId)).slice(0, 1));
 });
 
-test('the batcher: what queues while a statement is under way goes out in one; a shared statement that fails is written again one by one', async () => {
+test('the batcher: what is written in one turn of the event loop goes out in one statement, what queues while one is under way in the next; a shared statement that fails is written again one by one', async () => {
   const batcher = new TransitionBatcher(store, { inFlight: 1 });
+  const together = [await claimedTask(), await claimedTask(), await claimedTask()];
+  await Promise.all(together.map((task) => batcher.write(firstDone(task))));
+  const togetherWriters = new Set((await Promise.all(together.map((task) => writersOf(task.taskId)))).flat());
+  assert.equal(togetherWriters.size, 1, 'three transitions of one turn, one statement');
+
   const [alone, left, right] = [await claimedTask(), await claimedTask(), await claimedTask()];
-  await Promise.all([alone, left, right].map((task) => batcher.write(firstDone(task))));
+  const aloneWritten = batcher.write(firstDone(alone));
+  await nextTurn(); // its statement is under way
+  await Promise.all([aloneWritten, ...[left, right].map((task) => batcher.write(firstDone(task)))]);
   const [aloneWriter, leftWriter, rightWriter] = [
     ...(await writersOf(alone.taskId)),
     ...(await writersOf(left.taskId)),
@@ -194,11 +206,13 @@ test('the batcher sends a second statement beside one under way only once enough
     heldWritten = true;
     return stored;
   });
+  await nextTurn(); // its statement is under way, waiting for the lock
   // A second transition of `held` waits, and may not go beside its first; `b` waits with it
   // (two waiting, fewer than secondAt); `c` makes three: `b` and `c` go out, `held` still waits.
   const again = batcher.write(firstDone(held));
-  const others = [b, c].map((task) => batcher.write(firstDone(task)));
-  await Promise.all(others);
+  const bWritten = batcher.write(firstDone(b));
+  await nextTurn();
+  await Promise.all([bWritten, batcher.write(firstDone(c))]);
   assert.equal(heldWritten, false);
   await side.query('COMMIT');
   side.release();
