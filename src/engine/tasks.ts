@@ -185,6 +185,7 @@ function newTaskRecord(prepared: PreparedTask, notifyDue: boolean): NewTaskRecor
       resolver: request.resolver ?? request.requester,
       resolverInput: prepared.resolverInput,
       template: request.snapshot,
+      autoRun: template.auto_runnable,
       runMax: template.retry_max,
       delayMs: autorunDelayed ? request.delayMs : null,
     },

@@ -93,6 +93,8 @@ export interface NewResolution {
   resolver: string | null;
   resolverInput: Record<string, unknown>;
   template: unknown;
+  /** Its template is auto_runnable: a TODO resolution is due at once. */
+  autoRun: boolean;
   runMax: number;
   /** Due this many milliseconds after the transaction's start (a delayed task); none when absent. */
   delayMs?: number | null;
@@ -165,6 +167,7 @@ export async function insertNewTasks(
     resolution_state: resolution.state,
     resolver_username: resolution.resolver,
     resolver_input: db.codec.jsonField(resolution.resolverInput),
+    auto_run: resolution.autoRun,
     template_index: indexOf(resolution.template),
     run_max: resolution.runMax,
     delay_ms: resolution.delayMs ?? undefined,
@@ -181,7 +184,7 @@ export async function insertNewTasks(
          requester_username text, requester_groups text[], input jsonb, tags jsonb, parent_task_id uuid,
          watcher_usernames text[], resolver_usernames text[], watcher_groups text[], resolver_groups text[],
          batch_id uuid, resolution_id uuid, resolution_state text, resolver_username text, resolver_input jsonb,
-         template_index integer, run_max integer, delay_ms float8, comment_id uuid, comment text, notify boolean)
+         auto_run boolean, template_index integer, run_max integer, delay_ms float8, comment_id uuid, comment text, notify boolean)
      ), t AS (
        INSERT INTO task (id, template_name, title, state, requester_username, requester_groups, input, tags,
                          parent_task_id, watcher_usernames, resolver_usernames, watcher_groups, resolver_groups,
@@ -191,8 +194,9 @@ export async function insertNewTasks(
          FROM d
        RETURNING id, created_at
      ), r AS (
-       INSERT INTO resolution (id, task_id, state, resolver_username, resolver_input, template, run_max, next_retry)
-       SELECT resolution_id, id, resolution_state, resolver_username, resolver_input, $2::jsonb -> template_index,
+       INSERT INTO resolution (id, task_id, state, resolver_username, resolver_input, auto_run, template, run_max,
+                               next_retry)
+       SELECT resolution_id, id, resolution_state, resolver_username, resolver_input, auto_run, $2::jsonb -> template_index,
               run_max, now() + delay_ms * interval '1 millisecond'
          FROM d
        RETURNING task_id, next_retry
@@ -597,7 +601,7 @@ export interface ClaimedResolution {
 }
 
 /** Resolutions due now, for any instance to claim (see engine/scheduler.ts). */
-export const DUE_CONDITION = `(state = 'TODO' AND coalesce((template -> 'template' ->> 'auto_runnable')::boolean, false))
+export const DUE_CONDITION = `(state = 'TODO' AND auto_run)
       OR (state IN ('ERROR', 'WAITING', 'TO_AUTORUN_DELAYED', 'RETRY', 'TO_AUTORUN') AND next_retry <= now())
       OR state = 'CRASHED'
       OR (state = 'RUNNING' AND instance_id IS NULL)`;

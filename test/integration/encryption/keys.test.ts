@@ -72,6 +72,7 @@ async function insertBareTask(
       resolver: 'ann',
       resolverInput: {},
       template: {},
+      autoRun: false,
       runMax: 10,
     },
     steps: [],

@@ -25,8 +25,8 @@ test('the due query finds the due resolutions through indexes, never scanning th
     `INSERT INTO task (id, title, state, requester_username) VALUES (gen_random_uuid(), 'due', 'TODO', 'bob') RETURNING id`,
   );
   await store.query(
-    `INSERT INTO resolution (id, task_id, state, template)
-     VALUES (gen_random_uuid(), $1, 'TODO', '{"template": {"auto_runnable": true}}')`,
+    `INSERT INTO resolution (id, task_id, state, auto_run, template)
+     VALUES (gen_random_uuid(), $1, 'TODO', true, '{"template": {"auto_runnable": true}}')`,
     [due.rows[0]?.id],
   );
   await store.query('ANALYZE task, resolution');

@@ -2,6 +2,7 @@ import assert from 'node:assert/strict';
 import { randomBytes, randomUUID } from 'node:crypto';
 import { after, test } from 'node:test';
 import { listMigrations, migrate } from '../../../src/store/migrate.ts';
+import { DUE_CONDITION } from '../../../src/store/queries/tasks.ts';
 import { Store } from '../../../src/store/store.ts';
 import { createTestDatabase, migrateBefore } from '../../helpers/store.ts';
 
@@ -97,4 +98,43 @@ test('migration 12 gives each step of an older database the instance of its late
     { name: 'never', ran_on: null },
     { name: 'retried', ran_on: 'new-host/2' },
   ]);
+});
+
+test('migration 14 keeps due the TODO resolutions of auto_runnable templates, and only those', async (t) => {
+  const database = await emptyDatabase();
+  const store = database.connect();
+  t.after(() => store.close());
+  await migrateBefore(store, 14);
+  const rows = [
+    { name: 'auto', state: 'TODO', auto: true },
+    { name: 'manual', state: 'TODO', auto: false },
+    { name: 'auto-done', state: 'DONE', auto: true },
+  ];
+  const ids = new Map<string, string>();
+  for (const row of rows) {
+    const [task, resolution] = [randomUUID(), randomUUID()];
+    ids.set(resolution, row.name);
+    await store.query(
+      `INSERT INTO task (id, template_name, title, state, requester_username) VALUES ($1, $2, 't', 'TODO', 'ann')`,
+      [task, row.name],
+    );
+    await store.query(`INSERT INTO resolution (id, task_id, state, template) VALUES ($1, $2, $3, $4)`, [
+      resolution,
+      task,
+      row.state,
+      JSON.stringify({ template: { name: row.name, auto_runnable: row.auto } }),
+    ]);
+  }
+
+  assert.ok((await migrate(store)).includes(14));
+  const due = await store.query<{ id: string }>(`SELECT id FROM resolution WHERE ${DUE_CONDITION}`);
+  assert.deepEqual(
+    due.rows.map((row) => ids.get(row.id)),
+    ['auto'],
+  );
+  const flagged = await store.query<{ id: string }>('SELECT id FROM resolution WHERE auto_run');
+  assert.deepEqual(
+    flagged.rows.map((row) => ids.get(row.id)),
+    ['auto'],
+  );
 });
