@@ -103,17 +103,20 @@ export async function createTasks(
 
 /**
  * Creates `count` tasks of `template` with µTask's `POST /batch` (the counterpart of
- * graphile-worker's addJobs): a batch a server, their shares sent at once; returns the ids.
+ * graphile-worker's addJobs): `batches` requests (default: one a server) of equal shares, sent
+ * at once, round-robin over the servers; returns the ids.
  */
 export async function createBatchTasks(
   servers: readonly ServerProcess[],
   store: Store,
   template: string,
   count: number,
+  batches = servers.length,
 ): Promise<string[]> {
-  const batches = await Promise.all(
-    servers.map(async (server, index) => {
-      const share = Math.floor(count / servers.length) + (index < count % servers.length ? 1 : 0);
+  const ids = await Promise.all(
+    Array.from({ length: batches }, async (_, index) => {
+      const server = servers[index % servers.length] as ServerProcess;
+      const share = Math.floor(count / batches) + (index < count % batches ? 1 : 0);
       const inputs = Array.from({ length: share }, () => ({}));
       return (
         await api<{ id: string }>(server.url, 'POST', '/batch', { template_name: template, inputs }, [201])
@@ -121,7 +124,7 @@ export async function createBatchTasks(
     }),
   );
   const { rows } = await store.query<{ id: string }>('SELECT id FROM task WHERE batch_id = ANY($1::uuid[])', [
-    batches,
+    ids,
   ]);
   if (rows.length !== count) throw new Error(`POST /batch made ${rows.length} tasks, not ${count}`);
   return rows.map((row) => row.id);

@@ -6,17 +6,20 @@
  *   taskhost x1  one serve process (its own process, the compiled dist/, store: database
  *                `th1` of the benchmark cluster)
  *   taskhost x3  three serve processes sharing database `th3`
- *         each:  `tasks` POST /task (at most `inFlight` at once, round-robin over the
- *                instances) of a template whose three echo steps run one after the other;
- *                each instance's scheduler claims what it can. Timed from just before the
- *                first POST to the last task's end, as PostgreSQL stamped it (the greatest
- *                `last_activity` of the round's tasks: their final transaction's now()), so
- *                the polling that waits for the end adds nothing. Every task must end DONE.
+ *         each:  `tasks` tasks of a template whose three echo steps run one after the other,
+ *                made with µTask's POST /batch: BATCHES requests of equal shares sent at once,
+ *                round-robin over the instances (x3: one each; x1: all three), so that both
+ *                variants serve the same client (`--post`: a POST /task a task instead, at
+ *                most `inFlight` at once); each instance's scheduler claims what it can.
+ *                Timed from just before the first POST to the last task's end, as
+ *                PostgreSQL stamped it (the greatest `last_activity` of the round's tasks:
+ *                their final transaction's now()), so the polling that waits for the end
+ *                adds nothing. Every task must end DONE.
  *   graphile     graphile-worker 0.17 in this process (`run`, concurrency 10, database
  *                `graphile`), `jobs` no-op jobs added in one addJobs call; timed from just
  *                before the call to the last `job:complete` (the job's deletion committed).
  *
- * Each creation of a task is one HTTP request and one transaction writing the task, its
+ * A batch is one HTTP request and one transaction writing its tasks, each with its
  * resolution and its 3 steps; each task then takes at least a claim and 3 step transitions,
  * each durable. A graphile job is one row added in bulk and one deleted. Target (issue 13):
  * taskhost tasks/s >= 0.5 x graphile jobs/s, reported as graphile jobs/s / taskhost
@@ -79,6 +82,8 @@ const BENCHMARK = 'server-throughput';
 /** graphile jobs/s over taskhost tasks/s: at most 2 (taskhost at least half as fast). */
 const RATIO_LIMIT = 2;
 const TEMPLATE = 'echo3';
+/** POST /batch requests a round (one for each of the three instances of x3). */
+const BATCHES = 3;
 
 export interface ServerThroughputOptions {
   rounds?: number;
@@ -90,7 +95,7 @@ export interface ServerThroughputOptions {
   jobs?: number;
   /** POST /task requests in flight at once (`create: 'post'`). */
   inFlight?: number;
-  /** How the tasks are made: µTask's POST /batch, a batch a server (default), or a POST /task each. */
+  /** How the tasks are made: µTask's POST /batch, BATCHES requests (default), or a POST /task each. */
   create?: 'batch' | 'post';
 }
 
@@ -117,7 +122,7 @@ export async function runServerThroughput(options: ServerThroughputOptions = {})
   const inFlight = options.inFlight ?? 16;
   const create = options.create ?? 'batch';
   log(
-    `== ${BENCHMARK}: ${tasks} tasks of 3 echo steps (made by ${create === 'batch' ? 'POST /batch' : 'POST /task'}) through 1 and 3 serve instances vs ${jobs} graphile-worker no-op jobs (concurrency 10); ${rounds} interleaved rounds after warm-up rounds (${warmupPerInstance} tasks a serve instance, graphile one round)`,
+    `== ${BENCHMARK}: ${tasks} tasks of 3 echo steps (made by ${create === 'batch' ? `${BATCHES} POST /batch` : 'POST /task'}) through 1 and 3 serve instances vs ${jobs} graphile-worker no-op jobs (concurrency 10); ${rounds} interleaved rounds after warm-up rounds (${warmupPerInstance} tasks a serve instance, graphile one round)`,
   );
   log(`   load average before: ${loadAverage()}`);
   const result: BenchResult = {
@@ -205,7 +210,7 @@ export async function runServerThroughput(options: ServerThroughputOptions = {})
       const started = wallClockMs();
       const ids =
         create === 'batch'
-          ? await createBatchTasks(group, store, TEMPLATE, count)
+          ? await createBatchTasks(group, store, TEMPLATE, count, BATCHES)
           : await createTasks(group, TEMPLATE, count, inFlight);
       const createMs = wallClockMs() - started;
       const end = await waitTasksEnded(store, ids, 600_000);
