@@ -21,6 +21,38 @@ export interface LiveStep extends StepRow {
 
 export type RunDetails = ProcessDetails;
 
+/**
+ * A live step from its stored row and definition, every field present from the start. Why:
+ * the engine sets the run fields (runId, runStartedAt, runDetails, skipped) on every step
+ * it runs; added one by one, they gave each step a different hidden class on the way, and
+ * the code that reads steps saw them all (slow, polymorphic property access).
+ */
+export function liveStep(row: StepRow, def: Step): LiveStep {
+  return {
+    name: row.name,
+    parent: row.parent,
+    child_index: row.child_index,
+    state: row.state,
+    try_count: row.try_count,
+    executions: row.executions,
+    last_run: row.last_run,
+    output: row.output,
+    metadata: row.metadata,
+    children: row.children,
+    error: row.error,
+    item: row.item,
+    has_item: row.has_item,
+    extra_dependencies: row.extra_dependencies,
+    children_steps: row.children_steps,
+    ran_on: row.ran_on,
+    def,
+    skipped: false,
+    runId: undefined,
+    runStartedAt: undefined,
+    runDetails: undefined,
+  };
+}
+
 /** Its dependencies: the definition's plus those added at run time (children, elder sibling). */
 export function dependenciesOf(step: LiveStep): string[] {
   return [...step.def.dependencies, ...step.extra_dependencies];

@@ -25,7 +25,7 @@ import type { ActionRunner } from './actions/types.ts';
 import { parentToWake, wakeParent } from './child-tasks.ts';
 import { executeStep, maskExecuted, type Executed, type StepEnvironment } from './execute-step.ts';
 import { availableSteps, buildTree, pruneSteps, type StepTree, type Steps } from './graph-state.ts';
-import { newStepRow, rowOf, type LiveStep } from './live-step.ts';
+import { liveStep, newStepRow, rowOf, type LiveStep } from './live-step.ts';
 import type { ResourceLimiter } from './resources.ts';
 import { resolutionRetryDelayMs } from './retry.ts';
 import { libraryOf, type TemplateSnapshot } from './snapshot.ts';
@@ -158,7 +158,7 @@ class Resolution {
     for (const stepRow of rows) {
       const def = this.definitionOf(stepRow, definitions);
       if (!def) continue;
-      this.steps.set(stepRow.name, { ...stepRow, def });
+      this.steps.set(stepRow.name, liveStep(stepRow, def));
       this.committedState.set(stepRow.name, stepRow.state);
       this.values.setStep(stepRow.name, stepRow);
     }
@@ -302,16 +302,18 @@ class Resolution {
     const names: string[] = [];
     for (const [index, item] of items.entries()) {
       const name = `${step.name}-${index}`;
-      const child: LiveStep = {
-        ...newStepRow(name),
-        parent: step.name,
-        child_index: index,
-        item,
-        has_item: true,
-        extra_dependencies:
-          step.def.foreach_strategy === 'sequence' && index > 0 ? [`${step.name}-${index - 1}`] : [],
-        def: childDefinition(step.def, index),
-      };
+      const child = liveStep(
+        {
+          ...newStepRow(name),
+          parent: step.name,
+          child_index: index,
+          item,
+          has_item: true,
+          extra_dependencies:
+            step.def.foreach_strategy === 'sequence' && index > 0 ? [`${step.name}-${index - 1}`] : [],
+        },
+        childDefinition(step.def, index),
+      );
       this.steps.set(name, child);
       this.removed.delete(name);
       this.values.setStep(name, child);
@@ -517,7 +519,13 @@ class Resolution {
     if (!step) return; // a child whose parent was contracted meanwhile
     const runId = step.runId;
     const startedAt = step.runStartedAt;
-    Object.assign(step, executed, { last_run: new Date().toISOString() });
+    step.state = executed.state;
+    step.output = executed.output;
+    step.metadata = executed.metadata;
+    step.error = executed.error;
+    step.try_count = executed.try_count;
+    if (executed.runDetails !== undefined) step.runDetails = executed.runDetails;
+    step.last_run = new Date().toISOString();
     this.values.setStep(name, step);
     this.dirty.add(name);
     const modified = new Set([name]);
