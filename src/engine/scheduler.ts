@@ -3,7 +3,7 @@ import { recollectLocalRuns, recollectSilentInstances } from '../runs/recollect.
 import { isTaskhostError } from '../errors.ts';
 import { dropStaleWatches } from '../store/queries/stream-watch.ts';
 import { registerDueTaker } from './local-due.ts';
-import { claimDueResolutions, DUE_CONDITION } from '../store/queries/tasks.ts';
+import { claimDueResolutions, DUE_CONDITION, type ClaimedResolution } from '../store/queries/tasks.ts';
 import { runClaimed, type EngineServices, type ResolutionOutcome } from './resolver.ts';
 
 /**
@@ -164,7 +164,7 @@ export class Scheduler {
     if (room <= 0) return;
     const limit = Number.isFinite(room) ? room : 100;
     this.reserved += limit;
-    let claims: Awaited<ReturnType<typeof claimDueResolutions>>;
+    let claims: ClaimedResolution[];
     try {
       // Claimed in the statement that finds them: instances polling together never race for
       // one resolution (rows another holds are skipped), and a claim costs no statement of its own.
