@@ -25,7 +25,9 @@ export type RunDetails = ProcessDetails;
  * A live step from its stored row and definition, every field present from the start. Why:
  * the engine sets the run fields (runId, runStartedAt, runDetails, skipped) on every step
  * it runs; added one by one, they gave each step a different hidden class on the way, and
- * the code that reads steps saw them all (slow, polymorphic property access).
+ * the code that reads steps saw them all (slow, polymorphic property access). The fields
+ * are written out, as in rowOf, not spread from it: `{ ...rowOf(row), def, … }` measured
+ * 0.83x the tasks/s (the serve's CPU a task 0.408 -> 0.525 ms, paired rounds).
  */
 export function liveStep(row: StepRow, def: Step): LiveStep {
   return {
